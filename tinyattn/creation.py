@@ -1,0 +1,60 @@
+"""Making tensors: from data, filled with a value, random, or a range. Float32 unless asked.
+
+Every function takes `dtype`, `requires_grad` and `backend` (the active one when omitted).
+Shapes may be given as separate ints or one tuple: zeros(2, 3) == zeros((2, 3)).
+"""
+from .backend import get_backend
+from .tensor import Tensor, _shape_arg
+
+
+def tensor(data, dtype=None, requires_grad=False, backend=None):
+    """A tensor holding a copy of `data` (number, nested list, NumPy or backend array)."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, backend=backend)
+
+
+def _filled(make, shape, dtype, requires_grad, backend):
+    b = get_backend(backend)
+    data = make(b, _shape_arg(shape), b.dtypes[dtype or "float32"])
+    return Tensor._make(data, False, None).requires_grad_(requires_grad)
+
+
+def zeros(*shape, dtype=None, requires_grad=False, backend=None):
+    return _filled(lambda b, s, dt: b.zeros(s, dt), shape, dtype, requires_grad, backend)
+
+
+def ones(*shape, dtype=None, requires_grad=False, backend=None):
+    return _filled(lambda b, s, dt: b.ones(s, dt), shape, dtype, requires_grad, backend)
+
+
+def full(shape, value, dtype=None, requires_grad=False, backend=None):
+    return _filled(lambda b, s, dt: b.ones(s, dt) * value, (shape,), dtype, requires_grad, backend)
+
+
+def randn(*shape, dtype=None, requires_grad=False, backend=None):
+    """Standard normal samples, from the backend's generator (seeded by manual_seed)."""
+    return _filled(lambda b, s, dt: b.randn(s, dtype or "float32"), shape, dtype, requires_grad, backend)
+
+
+def rand(*shape, dtype=None, requires_grad=False, backend=None):
+    """Uniform samples in [0, 1)."""
+    return _filled(lambda b, s, dt: b.rand(s, dtype or "float32"), shape, dtype, requires_grad, backend)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    return zeros(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad, backend=x.backend)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    return ones(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad, backend=x.backend)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=None):
+    """start, start + step, ... below stop (arange(n) counts 0..n-1). Integers give int64
+    (as PyTorch) unless a dtype is asked for; any float argument gives float32."""
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
+    b = get_backend(backend)
+    data = b.arange(start, stop, step, b.dtypes[dtype])
+    return Tensor._make(data, False, None).requires_grad_(requires_grad)

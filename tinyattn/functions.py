@@ -1,0 +1,106 @@
+"""The functional spelling of tensor operations: tinyattn.exp(x), tinyattn.concat([a, b]), ...
+
+PyTorch code writes `torch.exp(x)` as often as `x.exp()`; both work here. Functions that combine
+several tensors (concat, stack, where, maximum) live only here.
+"""
+from .autograd import check_same_backend
+from .ops import elementwise as _ew
+from .ops import index as _ix
+from .ops import shape as _shp
+from .ops.matmul import matmul
+from .tensor import Tensor
+
+
+def exp(x):
+    return x.exp()
+
+
+def log(x):
+    return x.log()
+
+
+def sqrt(x):
+    return x.sqrt()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def relu(x):
+    return x.relu()
+
+
+def sin(x):
+    """sin(x) of a tensor that needs no gradient (positional encodings); not differentiable."""
+    return _constant_map(x, "sin")
+
+
+def cos(x):
+    """cos(x) of a tensor that needs no gradient (positional encodings); not differentiable."""
+    return _constant_map(x, "cos")
+
+
+def _constant_map(x, name):
+    if x.requires_grad:
+        raise RuntimeError(f"{name}: not differentiable in tinyattn; call it on a tensor that needs no grad")
+    return Tensor._make(getattr(x.backend.xp, name)(x.data), False, None)
+
+
+def maximum(a, b):
+    """Elementwise max of two tensors (broadcasting); at ties each gets half the gradient."""
+    a, b = _pair(a, b)
+    return _ew.Maximum.apply(a, b)
+
+
+def where(condition, a, b):
+    """a where condition is True, else b (all three broadcast). condition is not differentiated."""
+    a, b = _pair(a, b)
+    cond = condition.data if isinstance(condition, Tensor) else a.backend.asarray(condition)
+    check_same_backend("where", [cond, a.data, b.data])
+    return _ew.Where.apply(a, b, cond=cond)
+
+
+def _pair(a, b):
+    """Two operands as tensors; a Python number takes the other's dtype."""
+    if isinstance(a, Tensor):
+        return a, a._lift(b)
+    return b._lift(a), b
+
+
+def concat(tensors, axis=0, *, dim=None):
+    """Tensors joined along an existing axis: shapes agree on every other axis."""
+    tensors = list(tensors)
+    axis = dim if dim is not None else axis
+    return _shp.Concat.apply(*tensors, axis=axis % tensors[0].ndim)
+
+
+cat = concat
+
+
+def stack(tensors, axis=0, *, dim=None):
+    """Tensors of one shape joined along a new axis."""
+    tensors = list(tensors)
+    axis = (dim if dim is not None else axis) % (tensors[0].ndim + 1)
+    return concat([t.unsqueeze(axis) for t in tensors], axis=axis)
+
+
+def take(x, index, axis=0):
+    """Slices of x along `axis` picked by an integer tensor `index` (any shape): the axis is
+    replaced by index's axes. take(embedding_table, token_ids) is an embedding lookup."""
+    axis = axis % x.ndim
+    if axis == 0:
+        return _ix.gather(x, [_ix.index_array(x, index, 0)])
+    moved = x.permute(axis, *[a for a in range(x.ndim) if a != axis])
+    picked = _ix.gather(moved, [_ix.index_array(moved, index, 0)])      # (*I, rest...)
+    k = picked.ndim - (x.ndim - 1)                                      # index's rank
+    order = list(range(k, k + axis)) + list(range(k)) + list(range(k + axis, picked.ndim))
+    return picked.permute(*order)
+
+
+__all__ = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "maximum", "where",
+           "concat", "cat", "stack", "take", "matmul"]

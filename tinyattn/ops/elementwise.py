@@ -1,0 +1,255 @@
+"""Elementwise primitives. Each backward is the local derivative times the upstream gradient g.
+
+Binary ops broadcast their inputs, so their backward reduces each gradient back to its input's
+shape with `unbroadcast`. Python scalars are turned into arrays of the tensor's dtype before they
+get here, so float32 stays float32.
+"""
+from ..autograd import Function
+from ..backend import namespace
+from .broadcast import broadcast_shape, unbroadcast
+
+
+class Binary(Function):
+    """A broadcasting binary op: explains shape clashes, saves the input shapes for backward."""
+
+    __slots__ = ()
+
+    @classmethod
+    def explain_failure(cls, error, a, b, **params):
+        broadcast_shape(cls.__name__.lower(), a.shape, b.shape)   # raises if that is the problem
+        super().explain_failure(error, a, b, **params)
+
+
+class Add(Binary):
+    """a + b.   d/da = 1, d/db = 1."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (a.shape, b.shape)
+        return a + b
+
+    def backward(self, g):
+        xp = namespace(g)
+        a_shape, b_shape = self.saved
+        return unbroadcast(xp, g, a_shape), unbroadcast(xp, g, b_shape)
+
+
+class Sub(Binary):
+    """a - b.   d/da = 1, d/db = -1."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (a.shape, b.shape)
+        return a - b
+
+    def backward(self, g):
+        xp = namespace(g)
+        a_shape, b_shape = self.saved
+        return unbroadcast(xp, g, a_shape), unbroadcast(xp, -g, b_shape)
+
+
+class Mul(Binary):
+    """a * b.   d/da = b, d/db = a."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, g):
+        xp = namespace(g)
+        a, b = self.saved
+        ga = unbroadcast(xp, g * b, a.shape) if self.needs_grad[0] else None
+        gb = unbroadcast(xp, g * a, b.shape) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Div(Binary):
+    """a / b.   d/da = 1/b, d/db = -a/b^2 = -out/b."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        out = a / b
+        self.saved = (a.shape, b, out)
+        return out
+
+    def backward(self, g):
+        xp = namespace(g)
+        a_shape, b, out = self.saved
+        g_over_b = g / b
+        ga = unbroadcast(xp, g_over_b, a_shape) if self.needs_grad[0] else None
+        gb = unbroadcast(xp, -g_over_b * out, b.shape) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Maximum(Binary):
+    """max(a, b) elementwise. The gradient goes to the larger input; at a tie each gets half
+    (as in PyTorch), so the two halves still sum to g."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return namespace(a).maximum(a, b)
+
+    def backward(self, g):
+        xp = namespace(g)
+        a, b = self.saved
+        half = g * 0.5
+        ga = xp.where(a > b, g, xp.where(a == b, half, 0.0))
+        gb = xp.where(b > a, g, xp.where(a == b, half, 0.0))
+        return unbroadcast(xp, ga, a.shape), unbroadcast(xp, gb, b.shape)
+
+
+class Where(Function):
+    """cond ? a : b, with a boolean `cond` that is not differentiated.
+    d/da = cond, d/db = not cond."""
+
+    __slots__ = ()
+
+    def forward(self, a, b, cond):
+        self.saved = (a.shape, b.shape, cond)
+        return namespace(a).where(cond, a, b)
+
+    def backward(self, g):
+        xp = namespace(g)
+        a_shape, b_shape, cond = self.saved
+        ga = unbroadcast(xp, xp.where(cond, g, 0.0), a_shape) if self.needs_grad[0] else None
+        gb = unbroadcast(xp, xp.where(cond, 0.0, g), b_shape) if self.needs_grad[1] else None
+        return ga, gb
+
+    @classmethod
+    def explain_failure(cls, error, a, b, cond):
+        broadcast_shape("where", tuple(cond.shape), a.shape, b.shape)
+        super().explain_failure(error, a, b)
+
+
+class Neg(Function):
+    """-x.   d/dx = -1."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """x ** p for a Python number p.   d/dx = p * x^(p-1)."""
+
+    __slots__ = ()
+
+    def forward(self, x, exponent):
+        self.saved = (x, exponent)
+        return x ** exponent
+
+    def backward(self, g):
+        x, p = self.saved
+        if p == 2:
+            return (g * x * 2.0,)
+        return (g * (x ** (p - 1)) * p,)
+
+
+class Exp(Function):
+    """e^x.   d/dx = e^x, which is the output: save it, not x."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        out = namespace(x).exp(x)
+        self.saved = out
+        return out
+
+    def backward(self, g):
+        return (g * self.saved,)
+
+
+class Log(Function):
+    """ln x.   d/dx = 1/x."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        self.saved = x
+        return namespace(x).log(x)
+
+    def backward(self, g):
+        return (g / self.saved,)
+
+
+class Sqrt(Function):
+    """sqrt(x).   d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        out = namespace(x).sqrt(x)
+        self.saved = out
+        return out
+
+    def backward(self, g):
+        return (g * 0.5 / self.saved,)
+
+
+class Tanh(Function):
+    """tanh(x).   d/dx = 1 - tanh(x)^2 = 1 - out^2."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        out = namespace(x).tanh(x)
+        self.saved = out
+        return out
+
+    def backward(self, g):
+        out = self.saved
+        return (g * (1.0 - out * out),)
+
+
+class Sigmoid(Function):
+    """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2, which never overflows.
+    d/dx = out * (1 - out)."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        out = (namespace(x).tanh(x * 0.5) + 1.0) * 0.5
+        self.saved = out
+        return out
+
+    def backward(self, g):
+        out = self.saved
+        return (g * out * (1.0 - out),)
+
+
+class Relu(Function):
+    """max(x, 0).   d/dx = 1 where x > 0, else 0 (0 at x = 0, as in PyTorch)."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        out = namespace(x).maximum(x, 0.0)
+        self.saved = out
+        return out
+
+    def backward(self, g):
+        return (namespace(g).where(self.saved > 0, g, 0.0),)
+
+
+class Cast(Function):
+    """x converted to another floating dtype.   backward: g converted back to x's dtype."""
+
+    __slots__ = ()
+
+    def forward(self, x, dtype):
+        self.saved = x.dtype
+        return namespace(x).astype(x, dtype)
+
+    def backward(self, g):
+        return (namespace(g).astype(g, self.saved),)

@@ -1,0 +1,104 @@
+"""Indexing: basic slices (views), and gathering rows with an integer array (embedding lookup).
+
+A gather can read the same row many times (the same token twice in a batch), so its backward
+must *add* the gradients of every read into that row: a scatter-add, `backend.index_add`.
+Writing them (`grad[idx] = g`) would silently keep only one of them.
+"""
+import math
+
+from ..autograd import Function
+from ..backend import backend_of, namespace
+
+
+class GetItem(Function):
+    """x[index] for a basic index (ints, slices, None, ...).   backward: g written into zeros."""
+
+    __slots__ = ()
+
+    def forward(self, x, index):
+        self.saved = (x.shape, x.dtype, index)
+        return x[index]
+
+    def backward(self, g):
+        shape, dtype, index = self.saved
+        grad = backend_of(g).zeros(shape, dtype)
+        grad[index] = g
+        return (grad,)
+
+
+class Gather(Function):
+    """Rows of x picked by integer `index` (any shape): out[i...] = x[index[i...]].
+    x (N, *rest), index (*I) -> out (*I, *rest).   backward: scatter-add g's rows into zeros."""
+
+    __slots__ = ()
+
+    def forward(self, x, index):
+        xp = namespace(x)
+        flat = xp.reshape(index, (-1,))
+        self.saved = (x.shape, flat)
+        return xp.reshape(xp.take(x, flat, axis=0), tuple(index.shape) + tuple(x.shape[1:]))
+
+    def backward(self, g):
+        shape, flat = self.saved
+        rows = namespace(g).reshape(g, (flat.shape[0],) + tuple(shape[1:]))
+        return (backend_of(g).index_add(shape, flat, rows),)
+
+
+def basic_key(key):
+    """A basic index as a tuple ending in `...`: the array API standard (and so CuPy-safe code)
+    wants every axis accounted for, where NumPy lets `x[1:3]` mean `x[1:3, ...]`."""
+    key = key if isinstance(key, tuple) else (key,)
+    return key if any(k is Ellipsis for k in key) else key + (Ellipsis,)
+
+
+def _is_index_array(k):
+    """True for an integer-array index (a tensor, a list, an array); False for ints, slices, None."""
+    from ..tensor import Tensor
+    return isinstance(k, (Tensor, list)) or (hasattr(k, "dtype") and hasattr(k, "shape"))
+
+
+def getitem(x, key):
+    """x[key]: basic indexing, or a gather when the key is integer arrays on leading axes:
+    x[idx] picks rows, x[i, j] picks elements (x[i[n], j[n]]), as in NumPy and PyTorch."""
+    parts = key if isinstance(key, tuple) else (key,)
+    is_array = [_is_index_array(k) for k in parts]
+    if not any(is_array):
+        return GetItem.apply(x, index=basic_key(key))
+    if not all(is_array):
+        raise IndexError("indexing: mixing slices and integer arrays in one index is not supported; "
+                         "index in two steps, or use tinyattn.take(x, index, axis)")
+    if len(parts) > x.ndim:
+        raise IndexError(f"indexing: {len(parts)} index arrays for a tensor of shape {x.shape}")
+    return gather(x, [index_array(x, k, axis) for axis, k in enumerate(parts)])
+
+
+def index_array(x, k, axis):
+    """An integer index into axis `axis` of x, as a backend array: checked, negatives wrapped.
+
+    Checked here because CuPy would not raise on an index out of range: it wraps around."""
+    from ..tensor import Tensor
+    backend = x.backend
+    k = k.data if isinstance(k, Tensor) else backend.asarray(k)
+    kind = backend.dtype_names.get(k.dtype, str(k.dtype))
+    if not kind.startswith(("int", "uint")):
+        raise IndexError(f"indexing: index arrays must hold integers, got {kind}")
+    n, xp = x.shape[axis], backend.xp
+    if math.prod(k.shape) > 0:
+        low, high = int(xp.min(k)), int(xp.max(k))
+        if low < -n or high >= n:
+            bad = low if low < -n else high
+            raise IndexError(f"indexing: index {bad} is out of range for axis {axis} of size {n} "
+                             f"(tensor of shape {x.shape})")
+        if low < 0:
+            k = xp.where(k < 0, k + n, k)
+    return k
+
+
+def gather(x, index_arrays):
+    """x[i0, i1, ...] for checked integer arrays on the leading axes: merge those axes into one
+    and pick its rows with a single Gather, so the backward is a single scatter-add."""
+    flat = index_arrays[0]
+    for axis in range(1, len(index_arrays)):           # row-major position in the merged axes
+        flat = flat * x.shape[axis] + index_arrays[axis]
+    merged = x if len(index_arrays) == 1 else x.reshape((-1,) + x.shape[len(index_arrays):])
+    return Gather.apply(merged, index=flat)

@@ -1,0 +1,91 @@
+"""Reductions over some axes: sum, mean, max, var.
+
+Each backward first puts the reduced axes back as size-1 axes (if keepdims was False), so the
+gradient broadcasts against the input: every input element that fed the result gets its share.
+`axes` is always a tuple of non-negative axis numbers here; the Tensor methods normalise it.
+"""
+import math
+
+from ..autograd import Function
+from ..backend import namespace
+
+
+def _expand(xp, g, axes, keepdims):
+    """g with the reduced axes re-inserted as size 1, ready to broadcast against the input."""
+    if keepdims:
+        return g
+    shape = list(g.shape)
+    for a in sorted(axes):
+        shape.insert(a, 1)
+    return xp.reshape(g, tuple(shape))
+
+
+class Sum(Function):
+    """sum over axes.   d/dx_i = 1 for every summed element: g is copied back to each."""
+
+    __slots__ = ()
+
+    def forward(self, x, axes, keepdims):
+        self.saved = (x.shape, axes, keepdims)
+        return namespace(x).sum(x, axis=axes, keepdims=keepdims)
+
+    def backward(self, g):
+        xp = namespace(g)
+        shape, axes, keepdims = self.saved
+        return (xp.broadcast_to(_expand(xp, g, axes, keepdims), shape),)
+
+
+class Mean(Function):
+    """mean over axes.   d/dx_i = 1/n, n the number of elements averaged."""
+
+    __slots__ = ()
+
+    def forward(self, x, axes, keepdims):
+        self.saved = (x.shape, axes, keepdims)
+        return namespace(x).mean(x, axis=axes, keepdims=keepdims)
+
+    def backward(self, g):
+        xp = namespace(g)
+        shape, axes, keepdims = self.saved
+        n = math.prod(shape[a] for a in axes)
+        return (xp.broadcast_to(_expand(xp, g, axes, keepdims) * (1.0 / n), shape),)
+
+
+class Max(Function):
+    """max over axes. The gradient goes to the maximal elements; when several tie, they share it
+    equally (as torch.amax does), so the total gradient is still g."""
+
+    __slots__ = ()
+
+    def forward(self, x, axes, keepdims):
+        xp = namespace(x)
+        out = xp.max(x, axis=axes, keepdims=True)
+        self.saved = (x, out, axes, keepdims)
+        return out if keepdims else xp.reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+    def backward(self, g):
+        xp = namespace(g)
+        x, out, axes, keepdims = self.saved
+        is_max = x == out
+        count = xp.sum(xp.astype(is_max, g.dtype), axis=axes, keepdims=True)
+        share = _expand(xp, g, axes, keepdims) / count
+        return (xp.where(is_max, share, 0.0),)
+
+
+class Var(Function):
+    """variance over axes: sum((x - mean)^2) / (n - correction).
+    d/dx_i = 2 (x_i - mean) / (n - correction)   (the mean's own dependence on x_i sums to zero)."""
+
+    __slots__ = ()
+
+    def forward(self, x, axes, keepdims, correction):
+        xp = namespace(x)
+        centred = x - xp.mean(x, axis=axes, keepdims=True)
+        n = math.prod(x.shape[a] for a in axes)
+        self.saved = (centred, axes, keepdims, 2.0 / (n - correction))
+        return xp.sum(centred * centred, axis=axes, keepdims=keepdims) * (1.0 / (n - correction))
+
+    def backward(self, g):
+        xp = namespace(g)
+        centred, axes, keepdims, scale = self.saved
+        return (_expand(xp, g, axes, keepdims) * centred * scale,)

@@ -1,0 +1,398 @@
+"""Tensor: an array of the active backend, its gradient, and the Function node that made it.
+
+    x = tinyattn.tensor([[1.0, 2.0]], requires_grad=True)    # float32, like PyTorch
+    y = (x * x).sum()
+    y.backward()                                             # x.grad == 2 * x
+
+Each operator and method below checks what the user passed (turning Python numbers into arrays
+of the tensor's dtype, normalising axes) and hands the arrays to a primitive in `ops/`.
+
+Deliberate difference from PyTorch: `dtype` is a name ("float32"), the same on every backend, so
+`x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_api_strict.
+"""
+import numpy as np
+
+from . import autograd
+from .backend import DTYPE_NAMES, backend_of, get_backend
+
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "creator", "__weakref__")
+    __array_priority__ = 1000       # `ndarray * tensor` defers to Tensor.__rmul__
+    __hash__ = object.__hash__      # == compares elementwise, so hash by identity (as PyTorch)
+
+    def __init__(self, data, dtype=None, requires_grad=False, backend=None):
+        self.data = _to_array(data, get_backend(backend), dtype)
+        self.grad = None
+        self.creator = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_()
+
+    @classmethod
+    def _make(cls, data, requires_grad, creator):
+        """The fast constructor used by every op: no conversion, no checks."""
+        t = object.__new__(cls)
+        t.data, t.grad, t.requires_grad, t.creator = data, None, requires_grad, creator
+        return t
+
+    # -- what it is ----------------------------------------------------------------------
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.backend.dtype_names[self.data.dtype]
+
+    @property
+    def backend(self):
+        return backend_of(self.data)
+
+    def size(self, dim=None):
+        """The shape, or the size of one axis (PyTorch's spelling)."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(np.prod(self.shape))
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = [f"dtype={self.dtype}"] if self.dtype not in ("float32", "int64") else []
+        if self.backend.name != "numpy":
+            extras.append(f"backend={self.backend.name}")
+        if self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # -- leaving the graph, changing place ------------------------------------------------
+    def numpy(self):
+        """The values as a host NumPy array (copied from the device when needed)."""
+        return self.backend.to_numpy(self.data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.numel() != 1:
+            raise ValueError(f"item: only a one-element tensor has a single value; shape is {self.shape}")
+        return self.numpy().reshape(-1)[0].item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    def detach(self):
+        """The same values, cut from the graph: no gradient flows through the result."""
+        return Tensor._make(self.data, False, None)
+
+    def requires_grad_(self, requires_grad=True):
+        """Mark this tensor as a leaf that collects `.grad` in backward (floating point only)."""
+        if requires_grad and self.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"requires_grad: only floating-point tensors can require grad, "
+                            f"this one is {self.dtype}; convert it first with .float()")
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, grad=None, retain_graph=False):
+        """Fill `.grad` of the leaves this tensor was computed from (see autograd.backward)."""
+        autograd.backward(self, grad, retain_graph)
+
+    def to(self, target=None, dtype=None):
+        """This tensor on another backend ("numpy", "cupy", "array_api_strict") or with another
+        dtype: `x.to("cupy")`, `x.to("float64")`, `x.to("cupy", dtype="float64")`.
+        A backend move makes a new leaf (keeping requires_grad); a dtype change is differentiable."""
+        if target in DTYPE_NAMES:
+            target, dtype = None, target
+        out = self
+        if target is not None and get_backend(target) is not self.backend:
+            moved = get_backend(target).asarray(self.backend.to_numpy(self.data))
+            out = Tensor._make(moved, self.requires_grad, None)
+        if dtype is not None and dtype != out.dtype:
+            out = _ew.Cast.apply(out, dtype=out.backend.dtypes[dtype])
+        return out
+
+    def float(self):
+        return self.to(dtype="float32")
+
+    def double(self):
+        return self.to(dtype="float64")
+
+    def long(self):
+        return self.to(dtype="int64")
+
+    # -- arithmetic ------------------------------------------------------------------------
+    def _lift(self, other):
+        """`other` as a tensor of this backend; a Python number takes this tensor's dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            dtype = self.dtype if self.dtype in FLOAT_DTYPES or isinstance(other, int) else "float32"
+            return Tensor._make(self.backend.asarray(other, dtype), False, None)
+        return Tensor(other, backend=self.backend)
+
+    def __add__(self, other):
+        return _ew.Add.apply(self, self._lift(other))
+
+    def __radd__(self, other):
+        return _ew.Add.apply(self._lift(other), self)
+
+    def __sub__(self, other):
+        return _ew.Sub.apply(self, self._lift(other))
+
+    def __rsub__(self, other):
+        return _ew.Sub.apply(self._lift(other), self)
+
+    def __mul__(self, other):
+        return _ew.Mul.apply(self, self._lift(other))
+
+    def __rmul__(self, other):
+        return _ew.Mul.apply(self._lift(other), self)
+
+    def __truediv__(self, other):
+        return _ew.Div.apply(self, self._lift(other))
+
+    def __rtruediv__(self, other):
+        return _ew.Div.apply(self._lift(other), self)
+
+    def __neg__(self):
+        return _ew.Neg.apply(self)
+
+    def __pow__(self, exponent):
+        if not isinstance(exponent, (int, float)):
+            raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}; "
+                            "for a tensor exponent write exp(y * log(x))")
+        return _ew.Pow.apply(self, exponent=exponent)
+
+    def __rpow__(self, base):
+        return (self * float(np.log(base))).exp()          # base ** x = e^(x ln base)
+
+    def __matmul__(self, other):
+        return _mm.matmul(self, self._lift(other))
+
+    def __rmatmul__(self, other):
+        return _mm.matmul(self._lift(other), self)
+
+    # comparisons: elementwise, boolean, not differentiable
+    def _compare(self, other, name):
+        other = self._lift(other)
+        autograd.check_same_backend(name, [self.data, other.data])
+        return Tensor._make(getattr(self.backend.xp, name)(self.data, other.data), False, None)
+
+    def __eq__(self, other):
+        return self._compare(other, "equal")
+
+    def __ne__(self, other):
+        return self._compare(other, "not_equal")
+
+    def __lt__(self, other):
+        return self._compare(other, "less")
+
+    def __le__(self, other):
+        return self._compare(other, "less_equal")
+
+    def __gt__(self, other):
+        return self._compare(other, "greater")
+
+    def __ge__(self, other):
+        return self._compare(other, "greater_equal")
+
+    # -- elementwise functions -------------------------------------------------------------
+    def exp(self):
+        return _ew.Exp.apply(self)
+
+    def log(self):
+        return _ew.Log.apply(self)
+
+    def sqrt(self):
+        return _ew.Sqrt.apply(self)
+
+    def tanh(self):
+        return _ew.Tanh.apply(self)
+
+    def sigmoid(self):
+        return _ew.Sigmoid.apply(self)
+
+    def relu(self):
+        return _ew.Relu.apply(self)
+
+    # -- reductions: `axis` (NumPy) or `dim` (PyTorch), `keepdims` or `keepdim` ----------------
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        axes, keep = _reduce_args("sum", self.ndim, axis, dim, keepdims, keepdim)
+        return _red.Sum.apply(self, axes=axes, keepdims=keep)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        axes, keep = _reduce_args("mean", self.ndim, axis, dim, keepdims, keepdim)
+        return _red.Mean.apply(self, axes=axes, keepdims=keep)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The largest values (ties share the gradient). Unlike PyTorch's `max(dim)`, returns only
+        the values; use `argmax` for the positions."""
+        axes, keep = _reduce_args("max", self.ndim, axis, dim, keepdims, keepdim)
+        return _red.Max.apply(self, axes=axes, keepdims=keep)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return -(-self).max(axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
+        """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0."""
+        axes, keep = _reduce_args("var", self.ndim, axis, dim, keepdims, keepdim)
+        return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Positions of the largest values (not differentiable)."""
+        axis = dim if dim is not None else axis
+        keepdims = keepdim if keepdim is not None else keepdims
+        data = self.data if axis is not None else self.backend.xp.reshape(self.data, (-1,))
+        return Tensor._make(self.backend.xp.argmax(data, axis=axis, keepdims=keepdims), False, None)
+
+    # -- shape ---------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = _shape_arg(shape)
+        if shape == self.shape:
+            return self
+        return _shp.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    def contiguous(self):
+        """Returns self: arrays here need no explicit layout change (kept for PyTorch code)."""
+        return self
+
+    def permute(self, *dims):
+        dims = tuple(d % self.ndim for d in _shape_arg(dims))
+        if sorted(dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of {self.shape}")
+        return _shp.Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0=-2, dim1=-1):
+        """Swap two axes (PyTorch's meaning; NumPy's transpose is `permute`)."""
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return _shp.Permute.apply(self, dims=tuple(dims))
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def broadcast_to(self, *shape):
+        shape = _shape_arg(shape)
+        return self if shape == self.shape else _shp.BroadcastTo.apply(self, shape=shape)
+
+    def expand(self, *sizes):
+        """Broadcast to `sizes`, where -1 keeps an axis's size (PyTorch's spelling)."""
+        sizes = _shape_arg(sizes)
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+        return self.broadcast_to(shape)
+
+    def unsqueeze(self, axis):
+        """A new size-1 axis at position `axis`."""
+        axis = axis % (self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def squeeze(self, axis=None):
+        """Remove size-1 axes (all of them, or the one at `axis` if it has size 1)."""
+        if axis is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        axis = axis % self.ndim
+        if self.shape[axis] != 1:
+            return self
+        return self.reshape(self.shape[:axis] + self.shape[axis + 1:])
+
+    def split(self, split_size, axis=0, *, dim=None):
+        """Pieces of `split_size` along the axis (the last may be smaller), or of the sizes in a
+        list, as PyTorch's `split`. Each piece is a slice, so each backpropagates on its own."""
+        axis = (dim if dim is not None else axis) % self.ndim
+        n = self.shape[axis]
+        sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
+            [min(split_size, n - s) for s in range(0, n, split_size)]
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of axis {axis}")
+        before = (slice(None),) * axis
+        pieces, start = [], 0
+        for size in sizes:
+            pieces.append(self[before + (slice(start, start + size),)])
+            start += size
+        return pieces
+
+    # -- indexing ----------------------------------------------------------------------------
+    def __getitem__(self, key):
+        return _ix.getitem(self, key)
+
+    def __setitem__(self, key, value):
+        """Write values in place; only into a tensor outside any graph (as PyTorch forbids
+        in-place writes that autograd would need to track)."""
+        if self.requires_grad or self.creator is not None:
+            raise RuntimeError("setitem: cannot assign into a tensor that requires grad or is part "
+                               "of a graph; assign into x.detach() or create it under no_grad()")
+        value = value.data if isinstance(value, Tensor) else self._lift(value).data
+        self.data[_ix.basic_key(key)] = value
+
+
+def _to_array(data, backend, dtype):
+    """Any array-like as an array of `backend`. Python floats become float32 (PyTorch's default),
+    arrays keep their dtype unless one is asked for."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None and dtype not in DTYPE_NAMES:
+        dtype = np.dtype(dtype).name
+    kind = type(data)
+    if kind is np.ndarray or isinstance(data, np.generic) or kind is type(backend.xp.zeros(0)):
+        return backend.asarray(data, dtype)
+    try:
+        source = backend_of(data)
+    except TypeError:                       # Python numbers and (nested) lists
+        host = np.asarray(data)
+        if dtype is None and host.dtype == np.float64:
+            dtype = "float32"
+        return backend.asarray(host, dtype)
+    return backend.asarray(source.to_numpy(data), dtype)
+
+
+def _shape_arg(shape):
+    """reshape(2, 3) and reshape((2, 3)) both mean the shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def _reduce_args(op, ndim, axis, dim, keepdims, keepdim):
+    """Normalise (axis | dim, keepdims | keepdim) to (a tuple of axes >= 0, a bool)."""
+    axis = dim if dim is not None else axis
+    keep = keepdim if keepdim is not None else keepdims
+    if axis is None:
+        return tuple(range(ndim)), keep
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+    return tuple(sorted(a % max(ndim, 1) for a in axes)), keep
+
+
+# The primitives build on Function (autograd) which builds on Tensor: import them last.
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import index as _ix  # noqa: E402
+from .ops import matmul as _mm  # noqa: E402
+from .ops import reduce as _red  # noqa: E402
+from .ops import shape as _shp  # noqa: E402
