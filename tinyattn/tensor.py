@@ -233,6 +233,9 @@ class Tensor:
     def relu(self):
         return _ew.Relu.apply(self)
 
+    def erf(self):
+        return _ew.Erf.apply(self)
+
     # -- reductions: `axis` (NumPy) or `dim` (PyTorch), `keepdims` or `keepdim` ----------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         axes, keep = _reduce_args("sum", self.ndim, axis, dim, keepdims, keepdim)

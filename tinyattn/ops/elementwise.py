@@ -4,9 +4,14 @@ Binary ops broadcast their inputs, so their backward reduces each gradient back 
 shape with `unbroadcast`. Python scalars are turned into arrays of the tensor's dtype before they
 get here, so float32 stays float32.
 """
+import math
+
 from ..autograd import Function
 from ..backend import namespace
+from ..special import erf
 from .broadcast import broadcast_shape, unbroadcast
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 class Binary(Function):
@@ -253,3 +258,17 @@ class Cast(Function):
 
     def backward(self, g):
         return (namespace(g).astype(g, self.saved),)
+
+
+class Erf(Function):
+    """erf(x) = 2/sqrt(pi) * integral_0^x e^(-t^2) dt.   d/dx = 2/sqrt(pi) * e^(-x^2)."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        self.saved = x
+        return erf(x)
+
+    def backward(self, g):
+        x = self.saved
+        return (g * namespace(g).exp(-(x * x)) * _TWO_OVER_SQRT_PI,)

@@ -1,0 +1,174 @@
+"""The composite functions (softmax, log_softmax, logsumexp, cross_entropy, layer_norm, gelu,
+dropout): each fused Function equals its composite twin, passes gradcheck, and equals PyTorch."""
+import math
+
+import numpy as np
+import pytest
+
+import tinyattn
+import tinyattn.composite as C
+import tinyattn.functional as F
+
+# float64 results of the same formula computed in a different order differ by a few ulps
+# (1e-16 relative), amplified a little by exp/log; 1e-10 leaves room for that and nothing else.
+F64 = dict(rtol=1e-10, atol=1e-12)
+
+
+def _leaves(rng, *shapes, dtype="float64"):
+    return [tinyattn.tensor(rng.standard_normal(s) * 2, dtype=dtype, requires_grad=True) for s in shapes]
+
+
+def _forward_backward(fn, arrays, upstream_seed=7):
+    """fn applied to fresh leaves made from host arrays; returns (output, grads) as NumPy."""
+    leaves = [tinyattn.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*leaves)
+    upstream = np.random.default_rng(upstream_seed).standard_normal(out.shape)
+    out.backward(upstream)
+    return out.numpy(), [leaf.backend.to_numpy(leaf.grad) for leaf in leaves]
+
+
+# (name, fused, composite, input shapes)
+PAIRS = [
+    ("softmax last axis", lambda x: F.softmax(x), lambda x: C.softmax(x), [(4, 7)]),
+    ("softmax axis 1 of 3", lambda x: F.softmax(x, dim=1), lambda x: C.softmax(x, 1), [(2, 3, 5)]),
+    ("log_softmax", lambda x: F.log_softmax(x), lambda x: C.log_softmax(x), [(3, 6)]),
+    ("log_softmax axis 0", lambda x: F.log_softmax(x, 0), lambda x: C.log_softmax(x, 0), [(3, 6)]),
+    ("logsumexp", lambda x: F.logsumexp(x), lambda x: C.logsumexp(x), [(2, 3, 4)]),
+    ("logsumexp keepdims", lambda x: F.logsumexp(x, 1, keepdims=True),
+     lambda x: C.logsumexp(x, 1, keepdims=True), [(2, 3, 4)]),
+    ("layer_norm", lambda x, w, b: F.layer_norm(x, 5, w, b), lambda x, w, b: C.layer_norm(x, 5, w, b),
+     [(2, 3, 5), (5,), (5,)]),
+    ("layer_norm two trailing axes", lambda x, w, b: F.layer_norm(x, (3, 4), w, b),
+     lambda x, w, b: C.layer_norm(x, (3, 4), w, b), [(2, 3, 4), (3, 4), (3, 4)]),
+    ("layer_norm without affine", lambda x: F.layer_norm(x, 6), lambda x: C.layer_norm(x, 6), [(4, 6)]),
+    ("gelu exact", lambda x: F.gelu(x), lambda x: C.gelu(x), [(3, 7)]),
+    ("gelu tanh", lambda x: F.gelu(x, "tanh"), lambda x: C.gelu(x, "tanh"), [(3, 7)]),
+]
+
+
+@pytest.mark.parametrize("name,fused,composite,shapes", PAIRS, ids=[p[0] for p in PAIRS])
+def test_fused_equals_composite(backend, rng, name, fused, composite, shapes):
+    arrays = [rng.standard_normal(s) * 2 for s in shapes]
+    out_f, grads_f = _forward_backward(fused, arrays)
+    out_c, grads_c = _forward_backward(composite, arrays)
+    np.testing.assert_allclose(out_f, out_c, **F64)
+    for gf, gc in zip(grads_f, grads_c):
+        np.testing.assert_allclose(gf, gc, **F64)
+
+
+@pytest.mark.parametrize("name,fused,composite,shapes", PAIRS, ids=[p[0] for p in PAIRS])
+def test_fused_passes_gradcheck(backend, rng, name, fused, composite, shapes):
+    assert tinyattn.gradcheck(fused, *_leaves(rng, *shapes))
+
+
+CE_CASES = [
+    dict(),
+    dict(label_smoothing=0.1),
+    dict(ignore_index=2),
+    dict(ignore_index=2, label_smoothing=0.2),
+]
+
+
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=str)
+def test_cross_entropy_fused_equals_composite_and_gradchecks(backend, rng, kwargs):
+    target = tinyattn.tensor([[1, 2, 0], [3, 2, 4]])
+    logits = rng.standard_normal((2, 3, 5))
+    out_f, (g_f,) = _forward_backward(lambda x: F.cross_entropy(x, target, **kwargs), [logits])
+    out_c, (g_c,) = _forward_backward(lambda x: C.cross_entropy(x, target, **kwargs), [logits])
+    np.testing.assert_allclose(out_f, out_c, **F64)
+    np.testing.assert_allclose(g_f, g_c, **F64)
+    assert tinyattn.gradcheck(lambda x: F.cross_entropy(x, target, **kwargs), *_leaves(rng, (2, 3, 5)))
+
+
+def test_cross_entropy_ignored_positions_get_no_gradient(rng):
+    target = tinyattn.tensor([0, 5, 1, 5])
+    logits = tinyattn.tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    F.cross_entropy(logits, target, ignore_index=5).backward()
+    grad = logits.backend.to_numpy(logits.grad)
+    assert np.all(grad[[1, 3]] == 0) and np.all(grad[[0, 2]] != 0)
+
+
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=str)
+def test_cross_entropy_matches_pytorch(torch, rng, kwargs):
+    logits = rng.standard_normal((6, 5))
+    target = np.array([1, 2, 0, 4, 2, 3])
+    ours, (g_ours,) = _forward_backward(lambda x: F.cross_entropy(x, tinyattn.tensor(target), **kwargs),
+                                        [logits])
+    x = torch.tensor(logits, requires_grad=True)
+    torch_kwargs = dict(kwargs, ignore_index=kwargs.get("ignore_index", -100))
+    theirs = torch.nn.functional.cross_entropy(x, torch.tensor(target), **torch_kwargs)
+    upstream = np.random.default_rng(7).standard_normal(())
+    theirs.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), **F64)
+    np.testing.assert_allclose(g_ours, x.grad.numpy(), **F64)
+
+
+TORCH_TWINS = [
+    ("softmax", lambda x: F.softmax(x, dim=-1), lambda t, x: t.softmax(x, dim=-1), [(3, 5)]),
+    ("log_softmax", lambda x: F.log_softmax(x, dim=0), lambda t, x: t.log_softmax(x, dim=0), [(3, 5)]),
+    ("logsumexp", lambda x: F.logsumexp(x, dim=1), lambda t, x: t.logsumexp(x, dim=1), [(2, 4, 3)]),
+    ("layer_norm", lambda x, w, b: F.layer_norm(x, (4,), w, b),
+     lambda t, x, w, b: t.nn.functional.layer_norm(x, (4,), w, b), [(2, 3, 4), (4,), (4,)]),
+    ("gelu", lambda x: F.gelu(x), lambda t, x: t.nn.functional.gelu(x), [(4, 5)]),
+    ("gelu tanh", lambda x: F.gelu(x, "tanh"),
+     lambda t, x: t.nn.functional.gelu(x, approximate="tanh"), [(4, 5)]),
+]
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", F64),
+                                       # float32 rounding (6e-8) through exp, sums and erf's
+                                       # 1.2e-7 approximation: a few units of 1e-7
+                                       ("float32", dict(rtol=2e-5, atol=2e-6))], ids=["f64", "f32"])
+@pytest.mark.parametrize("name,ours,theirs,shapes", TORCH_TWINS, ids=[p[0] for p in TORCH_TWINS])
+def test_matches_pytorch(torch, backend, rng, name, ours, theirs, shapes, dtype, tol):
+    arrays = [(rng.standard_normal(s) * 2).astype(dtype) for s in shapes]
+    out, grads = _forward_backward(ours, arrays)
+    leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    expected = theirs(torch, *leaves)
+    expected.backward(torch.tensor(np.random.default_rng(7).standard_normal(out.shape).astype(dtype)))
+    np.testing.assert_allclose(out, expected.detach().numpy(), **tol)
+    for g, leaf in zip(grads, leaves):
+        np.testing.assert_allclose(g, leaf.grad.numpy(), **tol)
+
+
+def test_softmax_is_stable_for_huge_logits():
+    x = tinyattn.tensor([[1000.0, 1000.0, -1000.0]])
+    np.testing.assert_allclose(F.softmax(x).numpy(), [[0.5, 0.5, 0.0]])
+    np.testing.assert_allclose(F.log_softmax(x).numpy()[0, :2], [-math.log(2)] * 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 3e-15), ("float32", 2.5e-7)])
+def test_erf_matches_math_erf(backend, dtype, tol):
+    xs = np.linspace(-7, 7, 2001)
+    ours = tinyattn.tensor(xs, dtype=dtype).erf().numpy().astype(np.float64)
+    expected = np.array([math.erf(v) for v in xs.astype(dtype).astype(np.float64)])
+    assert np.max(np.abs(ours - expected)) <= tol
+
+
+def test_dropout_zeros_a_fraction_p_and_keeps_the_mean(backend):
+    tinyattn.manual_seed(3)
+    y = F.dropout(tinyattn.ones(200, 500), p=0.3).numpy()
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.7)}
+    # 100,000 Bernoulli(0.3) draws: the fraction's standard deviation is 0.0014; allow 4 of them
+    assert abs(np.mean(y == 0) - 0.3) < 0.006
+    assert abs(np.mean(y) - 1.0) < 0.01
+
+
+def test_dropout_is_reproducible_by_seed_and_identity_in_eval():
+    x = tinyattn.randn(4, 8)
+    tinyattn.manual_seed(11)
+    a = F.dropout(x, 0.5).numpy()
+    tinyattn.manual_seed(11)
+    b = F.dropout(x, 0.5).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert F.dropout(x, 0.5, training=False) is x
+    np.testing.assert_array_equal(F.dropout(x, 1.0).numpy(), np.zeros((4, 8)))
+
+
+def test_dropout_gradient_is_the_mask(rng):
+    x = tinyattn.tensor(rng.standard_normal((5, 6)), requires_grad=True)
+    tinyattn.manual_seed(5)
+    y = F.dropout(x, 0.4)
+    y.sum().backward()
+    kept = y.numpy() != 0
+    np.testing.assert_allclose(x.backend.to_numpy(x.grad), kept / 0.6)

@@ -1,0 +1,99 @@
+"""tinyattn.functional (import as F): the functions a Transformer is built from.
+
+    import tinyattn.functional as F
+    probs = F.softmax(scores, axis=-1)          # dim=-1 works too
+    loss = F.cross_entropy(logits, targets, ignore_index=0, label_smoothing=0.1)
+
+Each is the fused Function from `fused.py`; the readable composition of primitives that computes
+the same thing is in `composite.py`, and the tests check that the two agree.
+"""
+from . import fused
+from .backend import get_backend
+from .creation import ones, zeros
+from .ops import elementwise as _ew
+from .tensor import Tensor
+
+
+def _axis(axis, dim, ndim):
+    return (dim if dim is not None else axis) % ndim
+
+
+def softmax(x, axis=-1, *, dim=None):
+    """Positive weights summing to 1 along `axis`: exp(x_i) / sum_j exp(x_j). Shape kept."""
+    return fused.Softmax.apply(x, axis=_axis(axis, dim, x.ndim))
+
+
+def log_softmax(x, axis=-1, *, dim=None):
+    """log(softmax(x)) along `axis`, computed stably as x - logsumexp(x). Shape kept."""
+    return fused.LogSoftmax.apply(x, axis=_axis(axis, dim, x.ndim))
+
+
+def logsumexp(x, axis=-1, keepdims=False, *, dim=None, keepdim=None):
+    """log(sum(exp(x))) along `axis`, without overflow. (..., C) -> (...)."""
+    keep = keepdim if keepdim is not None else keepdims
+    return fused.LogSumExp.apply(x, axis=_axis(axis, dim, x.ndim), keepdims=keep)
+
+
+def cross_entropy(logits, target, ignore_index=None, label_smoothing=0.0):
+    """Mean negative log-likelihood of integer `target` classes under softmax(logits).
+
+    logits (..., C), target (...) of integer class ids. Positions whose target equals
+    `ignore_index` are left out of the mean. With `label_smoothing` eps, the target distribution
+    is (1 - eps) on the true class plus eps/C on every class.
+    Differs from PyTorch: classes are the *last* axis for any rank (PyTorch puts them on axis 1
+    for inputs of more than 2 dims), which is what (B, T, vocab) language-model logits need.
+    """
+    if not isinstance(target, Tensor):
+        target = Tensor(target, backend=logits.backend)
+    if target.shape != logits.shape[:-1]:
+        raise ValueError(f"cross_entropy: logits {logits.shape} need targets of shape {logits.shape[:-1]}, "
+                         f"got {target.shape}")
+    if not target.dtype.startswith(("int", "uint")):
+        raise TypeError(f"cross_entropy: targets must be integer class ids, got {target.dtype}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    num_classes = logits.shape[-1]
+    return fused.CrossEntropy.apply(logits.reshape(-1, num_classes), target.reshape(-1),
+                                    ignore_index=ignore_index, label_smoothing=label_smoothing)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing `normalized_shape` axes to mean 0, variance 1 (biased, as in
+    PyTorch), then y = xhat * weight + bias. x (..., *normalized_shape)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
+    weight = weight if weight is not None else ones(shape, dtype=x.dtype, backend=x.backend)
+    bias = bias if bias is not None else zeros(shape, dtype=x.dtype, backend=x.backend)
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    return fused.LayerNorm.apply(x, weight, bias, axes=axes, eps=eps)
+
+
+def relu(x):
+    """max(x, 0)."""
+    return _ew.Relu.apply(x)
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x), Phi the normal CDF: "none" is exact (through erf, PyTorch's default),
+    "tanh" is the approximation GPT-2 used."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return fused.Gelu.apply(x, approximate=approximate)
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1 - p), so the expected
+    value is unchanged; the identity when not training or p == 0. The mask comes from the
+    backend's generator (seeded by tinyattn.manual_seed). A product with a constant mask is one
+    primitive already, so there is no fused twin."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    backend = get_backend(x.backend)
+    keep = backend.rand(x.shape, x.dtype) >= p
+    mask = backend.xp.astype(keep, x.data.dtype) * (1.0 / (1.0 - p))
+    return x * Tensor._make(mask, False, None)
