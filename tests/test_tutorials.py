@@ -1,0 +1,27 @@
+"""Each tutorial's quick mode runs, its loss really falls, and its figures are written."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+ROOT = Path(__file__).resolve().parent.parent
+
+# tutorial script -> (figures it must write, largest allowed final/initial loss ratio in quick mode)
+TUTORIALS = {
+    "01_autograd.py": (["spirals.png"], 0.6),
+}
+
+
+@pytest.mark.parametrize("script", sorted(TUTORIALS))
+def test_tutorial_quick_mode_learns_and_draws(script, tmp_path):
+    figures, max_ratio = TUTORIALS[script]
+    command = [sys.executable, str(ROOT / "tutorials" / script), "--quick", "--out", str(tmp_path)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    start, end = map(float, re.search(r"loss ([\d.]+) -> ([\d.]+)", run.stdout).groups())
+    assert end < max_ratio * start, f"loss only went from {start} to {end}"
+    for name in figures:
+        assert (tmp_path / name).stat().st_size > 10_000, f"{name} missing or empty"
