@@ -172,3 +172,17 @@ def test_dropout_gradient_is_the_mask(rng):
     y.sum().backward()
     kept = y.numpy() != 0
     np.testing.assert_allclose(x.backend.to_numpy(x.grad), kept / 0.6)
+
+
+def test_erf_primitive_passes_gradcheck(backend, rng):
+    assert tinyattn.gradcheck(lambda x: x.erf(), *_leaves(rng, (4, 5)))
+
+
+def test_erf_primitive_matches_pytorch(torch, backend, rng):
+    x = rng.standard_normal((3, 4)) * 2
+    out, (grad,) = _forward_backward(lambda t: t.erf(), [x])
+    leaf = torch.tensor(x, requires_grad=True)
+    expected = torch.erf(leaf)
+    expected.backward(torch.tensor(np.random.default_rng(7).standard_normal(out.shape)))
+    np.testing.assert_allclose(out, expected.detach().numpy(), **F64)
+    np.testing.assert_allclose(grad, leaf.grad.numpy(), **F64)
