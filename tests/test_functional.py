@@ -186,3 +186,23 @@ def test_erf_primitive_matches_pytorch(torch, backend, rng):
     expected.backward(torch.tensor(np.random.default_rng(7).standard_normal(out.shape)))
     np.testing.assert_allclose(out, expected.detach().numpy(), **F64)
     np.testing.assert_allclose(grad, leaf.grad.numpy(), **F64)
+
+
+LINEAR_SHAPES = [[(4, 3), (5, 3), (5,)], [(2, 3, 4), (6, 4), (6,)], [(2, 2, 3, 4), (1, 4), (1,)]]
+
+
+@pytest.mark.parametrize("shapes", LINEAR_SHAPES, ids=str)
+def test_linear_fused_equals_composite_gradcheck_and_pytorch(torch, backend, rng, shapes):
+    arrays = [rng.standard_normal(s) for s in shapes]
+    out_f, grads_f = _forward_backward(F.linear, arrays)
+    out_c, grads_c = _forward_backward(C.linear, arrays)
+    np.testing.assert_allclose(out_f, out_c, **F64)
+    leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    expected = torch.nn.functional.linear(*leaves)
+    expected.backward(torch.tensor(np.random.default_rng(7).standard_normal(out_f.shape)))
+    np.testing.assert_allclose(out_f, expected.detach().numpy(), **F64)
+    for ours, twin, leaf in zip(grads_f, grads_c, leaves):
+        np.testing.assert_allclose(ours, twin, **F64)
+        np.testing.assert_allclose(ours, leaf.grad.numpy(), **F64)
+    assert tinyattn.gradcheck(F.linear, *_leaves(rng, *shapes))
+    assert tinyattn.gradcheck(lambda x, w: F.linear(x, w), *_leaves(rng, *shapes[:2]))

@@ -29,7 +29,7 @@ def log_softmax(x, axis=-1):
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
-def cross_entropy(logits, target, ignore_index=None, label_smoothing=0.0):
+def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
     """Mean negative log-likelihood of the target classes.
 
     logits (..., C) float; target (...) integer class ids. With label smoothing eps the target
@@ -62,6 +62,12 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias
     return out
+
+
+def linear(x, weight, bias=None):
+    """x @ weight^T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    out = x @ weight.T
+    return out if bias is None else out + bias
 
 
 def gelu(x, approximate="none"):

@@ -10,6 +10,7 @@ the same thing is in `composite.py`, and the tests check that the two agree.
 from . import fused
 from .backend import get_backend
 from .creation import ones, zeros
+from .functions import take
 from .ops import elementwise as _ew
 from .tensor import Tensor
 
@@ -34,12 +35,13 @@ def logsumexp(x, axis=-1, keepdims=False, *, dim=None, keepdim=None):
     return fused.LogSumExp.apply(x, axis=_axis(axis, dim, x.ndim), keepdims=keep)
 
 
-def cross_entropy(logits, target, ignore_index=None, label_smoothing=0.0):
+def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
     """Mean negative log-likelihood of integer `target` classes under softmax(logits).
 
     logits (..., C), target (...) of integer class ids. Positions whose target equals
-    `ignore_index` are left out of the mean. With `label_smoothing` eps, the target distribution
-    is (1 - eps) on the true class plus eps/C on every class.
+    `ignore_index` (-100 by default, as in PyTorch; None for none) are left out of the mean.
+    With `label_smoothing` eps, the target distribution is (1 - eps) on the true class plus
+    eps/C on every class.
     Differs from PyTorch: classes are the *last* axis for any rank (PyTorch puts them on axis 1
     for inputs of more than 2 dims), which is what (B, T, vocab) language-model logits need.
     """
@@ -53,8 +55,22 @@ def cross_entropy(logits, target, ignore_index=None, label_smoothing=0.0):
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     num_classes = logits.shape[-1]
+    _check_classes(target, num_classes, ignore_index)
     return fused.CrossEntropy.apply(logits.reshape(-1, num_classes), target.reshape(-1),
                                     ignore_index=ignore_index, label_smoothing=label_smoothing)
+
+
+def _check_classes(target, num_classes, ignore_index):
+    """Targets must be class ids in [0, C) or ignore_index: a take with -1 would silently pick
+    the last class on NumPy."""
+    t, xp = target.data, target.backend.xp
+    bad = (t < 0) | (t >= num_classes)
+    if ignore_index is not None:
+        bad = bad & (t != ignore_index)
+    if bool(xp.any(bad)):
+        example = int(xp.max(xp.where(bad, t, -(2 ** 31))))
+        raise IndexError(f"cross_entropy: target {example} is not a class id in [0, {num_classes})"
+                         + (f" nor ignore_index {ignore_index}" if ignore_index is not None else ""))
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -67,6 +83,19 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     bias = bias if bias is not None else zeros(shape, dtype=x.dtype, backend=x.backend)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     return fused.LayerNorm.apply(x, weight, bias, axes=axes, eps=eps)
+
+
+def linear(x, weight, bias=None):
+    """x @ weight^T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    if bias is None:
+        return fused.Linear.apply(x, weight)
+    return fused.Linear.apply(x, weight, bias)
+
+
+def embedding(index, weight):
+    """Rows of `weight` (num_embeddings, dim) picked by integer `index` (any shape):
+    (*index.shape) -> (*index.shape, dim). The backward adds into each row once per use."""
+    return take(weight, index)
 
 
 def relu(x):

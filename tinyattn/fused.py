@@ -194,3 +194,39 @@ class Gelu(Function):
             du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
             return (g * ((1.0 + s) * 0.5 + x * (1.0 - s * s) * 0.5 * du),)
         return (g * (s + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI),)
+
+
+class Linear(Function):
+    """y = x @ W^T + b, for x (..., in), W (out, in), b (out,): one node instead of three.
+
+    Backward, with the leading axes of x and g folded into rows (x2 (N, in), g2 (N, out)):
+        dL/dx = g @ W,   dL/dW = g2^T @ x2 (one matrix product sums over every row),
+        dL/db = sum of g over the rows.
+    """
+
+    __slots__ = ()
+
+    def forward(self, x, weight, bias=None):
+        xp = namespace(x)
+        self.saved = (x, weight)
+        y = xp.matmul(x, xp.permute_dims(weight, (1, 0)))
+        return y if bias is None else y + bias
+
+    def backward(self, g):
+        x, weight = self.saved
+        xp = namespace(g)
+        g2 = xp.reshape(g, (-1, g.shape[-1]))
+        dx = xp.matmul(g, weight) if self.needs_grad[0] else None
+        dw = xp.matmul(xp.permute_dims(g2, (1, 0)), xp.reshape(x, (-1, x.shape[-1]))) \
+            if self.needs_grad[1] else None
+        if len(self.needs_grad) == 2:
+            return dx, dw
+        db = xp.sum(g2, axis=0) if self.needs_grad[2] else None
+        return dx, dw, db
+
+    @classmethod
+    def explain_failure(cls, error, x, weight, bias=None):
+        if x.shape[-1] != weight.shape[-1]:
+            raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1]} features, the weight "
+                             f"{weight.shape} expects {weight.shape[-1]}") from error
+        super().explain_failure(error, x, weight, *([bias] if bias is not None else []))
