@@ -2,27 +2,29 @@
 
 Read in this order: backend.py, tensor.py, autograd.py, ops/, functional.py.
 """
+from . import functional, nn
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import BackendUnavailable, get_backend, manual_seed, set_backend, use_backend
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .functions import (
-                        cat,
-                        concat,
-                        cos,
-                        exp,
-                        log,
-                        matmul,
-                        maximum,
-                        relu,
-                        sigmoid,
-                        sin,
-                        sqrt,
-                        stack,
-                        take,
-                        tanh,
-                        where,
+    cat,
+    concat,
+    cos,
+    exp,
+    log,
+    matmul,
+    maximum,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    stack,
+    take,
+    tanh,
+    where,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .masks import causal_mask, padding_mask
 from .tensor import Tensor
 
 # dtypes are names, the same on every backend (see tensor.py)

@@ -126,3 +126,8 @@ def dropout(x, p=0.5, training=True):
     keep = backend.rand(x.shape, x.dtype) >= p
     mask = backend.xp.astype(keep, x.data.dtype) * (1.0 / (1.0 - p))
     return x * Tensor._make(mask, False, None)
+
+
+# re-exported here as PyTorch users expect them (attention builds on softmax above)
+from .attention import scaled_dot_product_attention  # noqa: E402, F401
+from .masks import causal_mask, padding_mask  # noqa: E402, F401

@@ -1,0 +1,72 @@
+"""Scaled dot-product attention, the heart of the Transformer, written from primitives.
+
+Every query asks "which keys look like me?": the similarity of query i and key j is the dot
+product q_i . k_j, divided by sqrt(d) so it does not grow with the width d (the dot product of
+two random d-dim vectors has variance d; without the scale the softmax saturates and its
+gradient vanishes). A softmax over the keys turns similarities into weights that sum to 1, and
+the output for query i is the weighted average of the values: sum_j w_ij v_j.
+"""
+import math
+
+from . import functional as F
+from .functions import where
+from .masks import causal_mask
+from .tensor import Tensor
+
+
+def scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, return_weights=False, *, attn_mask=None):
+    """softmax(q k^T / sqrt(d) + masking) v.
+
+    query (..., T_q, d), key (..., T_k, d), value (..., T_k, d_v) -> (..., T_q, d_v)
+    mask:  boolean, broadcastable to (..., T_q, T_k), **True where attention is allowed**
+           (PyTorch's convention); `attn_mask=` is accepted as its PyTorch name.
+    is_causal: also hide keys after each query (aligned to the end when T_q < T_k; see causal_mask).
+    dropout_p: dropout on the attention weights (pass 0 in evaluation).
+    return_weights: also return the weights (..., T_q, T_k), e.g. to plot them.
+    A query that may attend to no key at all gets weights 0 and output 0, not NaN
+    (PyTorch's SDPA gives NaN there).
+    """
+    mask = attn_mask if mask is None else mask
+    d = query.shape[-1]
+    if key.shape[-1] != d or key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: query {query.shape}, key {key.shape} and "
+                         f"value {value.shape} must share the width d (query, key) and the number of "
+                         "keys T_k (key, value)")
+    scores = (query @ key.transpose(-2, -1)) * (1.0 / math.sqrt(d) if scale is None else scale)
+    allowed = _allowed(mask, is_causal, scores)
+    if allowed is not None:
+        scores = where(allowed, scores, _most_negative(scores))
+    weights = F.softmax(scores, axis=-1)
+    if mask is not None:
+        # a row with nothing allowed had a uniform softmax over the fill value: zero it
+        weights = weights * allowed.to(dtype=weights.dtype)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, dropout_p)
+    out = weights @ value
+    return (out, weights) if return_weights else out
+
+
+def _allowed(mask, is_causal, scores):
+    """The boolean mask of allowed (query, key) pairs, or None when everything is allowed."""
+    t_q, t_k = scores.shape[-2], scores.shape[-1]
+    allowed = causal_mask(t_q, t_k, backend=scores.backend) if is_causal else None
+    if mask is None:
+        return allowed
+    mask = mask if isinstance(mask, Tensor) else Tensor(mask, backend=scores.backend)
+    if mask.dtype != "bool":
+        raise TypeError(f"scaled_dot_product_attention: the mask must be boolean (True = may attend), "
+                        f"got {mask.dtype}")
+    shape = mask.shape
+    fits = len(shape) <= scores.ndim and all(
+        m in (1, s) for m, s in zip(reversed(shape), reversed(scores.shape)))
+    if not fits:
+        raise ValueError(f"scaled_dot_product_attention: mask of shape {shape} does not broadcast "
+                         f"to the attention scores {scores.shape} (..., T_q, T_k)")
+    return mask if allowed is None else Tensor._make(mask.data & allowed.data, False, None)
+
+
+def _most_negative(scores):
+    """The most negative finite number of the scores' dtype: exp of it minus the row max is 0,
+    without the infinities (and NaNs) that -inf brings."""
+    return float(scores.backend.xp.finfo(scores.data.dtype).min)

@@ -1,0 +1,44 @@
+"""Attention masks as boolean tensors: True where a query may attend to a key.
+
+(This is PyTorch's convention for boolean masks in scaled_dot_product_attention. Beware that
+nn.MultiheadAttention's key_padding_mask uses the opposite one.)
+"""
+from .creation import arange
+from .tensor import Tensor
+
+
+def causal_mask(num_queries, num_keys=None, backend=None):
+    """(T_q, T_k) mask letting each query see itself and the keys before it, never after.
+
+    When there are more keys than queries (decoding with a key/value cache: the queries are the
+    last T_q positions), the queries are aligned to the *end* of the keys: query i sits at
+    position T_k - T_q + i. (PyTorch aligns to the start; the two agree when T_q == T_k.)
+
+        causal_mask(4) =  1 0 0 0
+                          1 1 0 0
+                          1 1 1 0
+                          1 1 1 1
+    """
+    num_keys = num_queries if num_keys is None else num_keys
+    query_pos = arange(num_keys - num_queries, num_keys, backend=backend).unsqueeze(-1)   # (T_q, 1)
+    key_pos = arange(num_keys, backend=backend).unsqueeze(0)                               # (1, T_k)
+    return key_pos <= query_pos
+
+
+def padding_mask(tokens=None, pad_id=None, lengths=None, max_len=None, backend=None):
+    """(B, 1, 1, T) mask that hides padding keys, ready to broadcast over heads and queries.
+
+    Either from token ids (B, T) and the id used for padding: True where tokens != pad_id;
+    or from the true lengths (B,) of sequences padded to max_len: True at positions < length.
+    """
+    if tokens is not None:
+        if pad_id is None:
+            raise ValueError("padding_mask: give pad_id with tokens (or lengths instead)")
+        tokens = tokens if isinstance(tokens, Tensor) else Tensor(tokens, backend=backend)
+        keep = tokens != pad_id
+    else:
+        if lengths is None or max_len is None:
+            raise ValueError("padding_mask: give tokens and pad_id, or lengths and max_len")
+        lengths = lengths if isinstance(lengths, Tensor) else Tensor(lengths, backend=backend)
+        keep = arange(max_len, backend=lengths.backend).unsqueeze(0) < lengths.unsqueeze(-1)
+    return keep.unsqueeze(1).unsqueeze(1)

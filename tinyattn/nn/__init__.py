@@ -1,0 +1,22 @@
+"""tinyattn.nn: modules with PyTorch's names, from Linear to GPT."""
+from .attention import MultiHeadAttention
+from .layers import (
+    GELU,
+    CrossEntropyLoss,
+    Dropout,
+    Embedding,
+    FeedForward,
+    LayerNorm,
+    Linear,
+    ModuleList,
+    ReLU,
+    Sequential,
+)
+from .module import Module, Parameter
+from .positional import (
+    LearnedPositionalEmbedding,
+    RotaryEmbedding,
+    SinusoidalPositionalEncoding,
+    sinusoidal_table,
+)
+from .transformer import GPT, Transformer, TransformerDecoderLayer, TransformerEncoderLayer

@@ -1,0 +1,181 @@
+"""The basic layers, with PyTorch's names, weight shapes and default initialisations."""
+import math
+
+from .. import functional as F
+from ..creation import ones, rand, randn, zeros
+from .module import Module, Parameter
+
+
+def uniform(shape, bound, dtype=None):
+    """A Parameter drawn uniformly from [-bound, bound)."""
+    return Parameter((rand(*shape, dtype=dtype) * 2.0 - 1.0) * bound)
+
+
+class Linear(Module):
+    """y = x @ weight^T + bias.  x (..., in_features) -> (..., out_features).
+
+    weight (out_features, in_features) and bias (out_features,) start uniform in
+    +-1/sqrt(in_features), as PyTorch's default (Kaiming-uniform with a = sqrt 5 comes to that).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = uniform((out_features, in_features), bound, dtype)
+        self.bias = uniform((out_features,), bound, dtype) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Embedding(Module):
+    """A lookup table: integer ids (...) -> their rows (..., embedding_dim). Weights start N(0, 1)."""
+
+    def __init__(self, num_embeddings, embedding_dim, dtype=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(randn(num_embeddings, embedding_dim, dtype=dtype))
+
+    def forward(self, index):
+        try:
+            return F.embedding(index, self.weight)
+        except IndexError as e:
+            raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): {e}") from None
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class LayerNorm(Module):
+    """Normalise the last axes to mean 0 and variance 1, then scale (weight, starts at 1) and
+    shift (bias, starts at 0). x (..., *normalized_shape), same shape out."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        self.weight = Parameter(ones(shape, dtype=dtype)) if elementwise_affine else None
+        self.bias = Parameter(zeros(shape, dtype=dtype)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class Dropout(Module):
+    """Zero a fraction p of the elements (and scale the rest by 1/(1-p)) in training mode only."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class FeedForward(Module):
+    """The Transformer's position-wise feed-forward network: linear, activation, dropout, linear.
+    x (..., d_model) -> (..., d_model), through a hidden width d_ff (4 * d_model in GPT)."""
+
+    def __init__(self, d_model, d_ff, dropout=0.0, activation="relu", bias=True, dtype=None):
+        super().__init__()
+        if activation not in ("relu", "gelu", "gelu_tanh"):
+            raise ValueError(f"FeedForward: activation must be 'relu', 'gelu' or 'gelu_tanh', "
+                             f"got {activation!r}")
+        self.activation = activation
+        self.linear1 = Linear(d_model, d_ff, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(d_ff, d_model, bias=bias, dtype=dtype)
+
+    def forward(self, x):
+        h = self.linear1(x)
+        if self.activation == "relu":
+            h = F.relu(h)
+        else:
+            h = F.gelu(h, approximate="tanh" if self.activation == "gelu_tanh" else "none")
+        return self.linear2(self.dropout(h))
+
+    def extra_repr(self):
+        return f"activation={self.activation}"
+
+
+class Sequential(Module):
+    """Modules applied one after another: Sequential(Linear(2, 8), ReLU(), Linear(8, 1))."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters belong to the parent (a plain list would hide them)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class GELU(Module):
+    """GELU as a layer; approximate="tanh" for GPT-2's form."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+
+class CrossEntropyLoss(Module):
+    """F.cross_entropy as a module: CrossEntropyLoss(label_smoothing=0.1)(logits, target)."""
+
+    def __init__(self, ignore_index=-100, label_smoothing=0.0):
+        super().__init__()
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, logits, target):
+        return F.cross_entropy(logits, target, self.ignore_index, self.label_smoothing)

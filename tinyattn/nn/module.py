@@ -1,0 +1,216 @@
+"""Module and Parameter: how a model keeps its weights, as in PyTorch.
+
+A Module registers what is assigned to it: a Parameter (a weight to train), another Module (a
+layer inside it), or, through `register_buffer`, a tensor that is state but not trained (a
+positional table, a mask). From these it knows its parameters in a fixed order, can save and
+load them by name (`state_dict`), switch dropout on and off (`train` / `eval`), and move
+everything to another backend (`to`).
+"""
+from collections import OrderedDict
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a weight of a module: it requires grad and is returned by parameters()."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter(" + super().__repr__() + ")"
+
+
+class Module:
+    """Base class of every layer and model: subclasses set attributes in __init__ and define forward."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
+                                 "attributes")
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):      # only called when normal lookup fails
+        for table in ("_parameters", "_buffers", "_modules"):
+            found = self.__dict__.get(table, {})
+            if name in found:
+                return found[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Keep `tensor` as state that is not trained: moved by `to`, and saved in state_dict
+        unless persistent=False."""
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._persistent.add(name)
+        else:
+            self._persistent.discard(name)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- walking the tree ---------------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        """(name, module) for this module and every module inside it, depth first, each once."""
+        seen, stack = set(), [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self):
+        """(dotted name, parameter) in registration order; a parameter shared by two modules
+        (tied weights) appears once, under its first name, so an optimiser updates it once."""
+        seen = set()
+        for prefix, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{prefix}.{name}" if prefix else name), p
+
+    def parameters(self):
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self):
+        for prefix, module in self.named_modules():
+            for name, b in module._buffers.items():
+                yield (f"{prefix}.{name}" if prefix else name), b
+
+    def num_parameters(self):
+        return sum(p.numel() for p in self.parameters())
+
+    # -- modes and gradients -------------------------------------------------------------------
+    def train(self, mode=True):
+        """Training mode (dropout active) for this module and all inside it."""
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: dropout off. (Gradients are still recorded: use tinyattn.no_grad().)"""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Forget the gradients of every parameter (set to None, PyTorch's default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, target=None, dtype=None):
+        """Move every parameter and buffer to a backend and/or dtype, in place; returns self.
+        Parameters stay the same objects, so an optimiser made before still updates them."""
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.data = p.to(target, dtype).data
+                p.grad = None
+            for name, b in m._buffers.items():
+                if b is not None:
+                    floating = b.dtype.startswith("float")
+                    m._buffers[name] = b.to(target, dtype if floating else None).detach()
+        return self
+
+    # -- saving and loading --------------------------------------------------------------------
+    def state_dict(self):
+        """Every parameter and persistent buffer by dotted name (tied weights under each of
+        their names, as PyTorch), as detached tensors sharing the module's arrays."""
+        state = OrderedDict()
+        for prefix, module in self.named_modules():
+            dot = f"{prefix}." if prefix else ""
+            for name, p in module._parameters.items():
+                state[dot + name] = p.detach()
+            for name, b in module._buffers.items():
+                if name in module._persistent and b is not None:
+                    state[dot + name] = b.detach()
+        return state
+
+    def load_state_dict(self, state, strict=True):
+        """Copy values into the parameters and buffers of the same names.
+
+        Values may be tensors, NumPy arrays or arrays of any backend; they are converted to
+        each parameter's backend and dtype. Every problem (missing keys, unexpected keys, wrong
+        shapes) is reported in one error, and nothing is changed unless everything fits.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        wrong = [f"{k}: checkpoint {tuple(_shape(state[k]))}, model {own[k].shape}"
+                 for k in own if k in state and tuple(_shape(state[k])) != own[k].shape]
+        problems = []
+        if missing and strict:
+            problems.append("missing keys: " + ", ".join(missing))
+        if unexpected and strict:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if wrong:
+            problems.append("shape mismatches: " + "; ".join(wrong))
+        if problems:
+            raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
+        converted = {k: _as_array(state[k], own[k]) for k in own if k in state}
+        for prefix, module in self.named_modules():
+            dot = f"{prefix}." if prefix else ""
+            for name, p in module._parameters.items():
+                if dot + name in converted:
+                    p.data = converted[dot + name]
+            for name in module._buffers:
+                if dot + name in converted:
+                    module._buffers[name] = Tensor._make(converted[dot + name], False, None)
+
+    # -- printing --------------------------------------------------------------------------------
+    def extra_repr(self):
+        """What to show in parentheses after the class name (sizes, options)."""
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        count = self.num_parameters()
+        return head + "\n  " + "\n  ".join(lines) + f"\n)  # {count:,} parameters"
+
+
+def _shape(value):
+    return tuple(value.shape)
+
+
+def _as_array(value, like):
+    """`value` as an array of the backend and dtype of tensor `like`, always a copy of its own
+    (as PyTorch's copy_: a model must not share arrays with the dict it was loaded from)."""
+    return like.backend.copy(Tensor(value, dtype=like.dtype, backend=like.backend).data)

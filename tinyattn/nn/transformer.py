@@ -1,0 +1,235 @@
+"""Transformer layers and the two models built from them: the encoder-decoder of *Attention Is
+All You Need* (`Transformer`) and the decoder-only language model (`GPT`).
+
+Every layer is two sublayers, attention then feed-forward, each wrapped in a residual
+connection and a layer norm. Where the norm goes is the one choice:
+    post-norm (the paper):   x = norm(x + sublayer(x))
+    pre-norm (GPT-2):        x = x + sublayer(norm(x))     (trains more easily when deep)
+"""
+import math
+
+from ..creation import rand, randn
+from .attention import MultiHeadAttention
+from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, ModuleList
+from .module import Module
+from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then feed-forward. x (B, T, d_model) -> same shape.
+    forward(x, mask=None, is_causal=False, cache=None, rotary=None): mask and the rest go to
+    the self-attention (see MultiHeadAttention); is_causal makes it a GPT block."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, activation="relu", norm_first=False,
+                 bias=True, dtype=None):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation, bias=bias, dtype=dtype)
+        self.norm1 = LayerNorm(d_model, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+
+    def forward(self, x, mask=None, is_causal=False, cache=None, rotary=None):
+        attend = lambda h: self.dropout1(self.self_attn(h, mask=mask, is_causal=is_causal,  # noqa: E731
+                                                        cache=cache, rotary=rotary))
+        feed = lambda h: self.dropout2(self.feed_forward(h))  # noqa: E731
+        if self.norm_first:
+            x = x + attend(self.norm1(x))
+            return x + feed(self.norm2(x))
+        x = self.norm1(x + attend(x))
+        return self.norm2(x + feed(x))
+
+
+class TransformerDecoderLayer(Module):
+    """Causal self-attention, cross-attention to the encoder's output (memory), feed-forward.
+    forward(x (B, T, d), memory (B, S, d), tgt_mask=None, memory_mask=None, cache=None).
+    The self-attention is always causal; tgt_mask can hide more (padding). memory_mask hides
+    padding in the source. cache: a dict kept between decoding steps."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, activation="relu", norm_first=False,
+                 bias=True, dtype=None):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation, bias=bias, dtype=dtype)
+        self.norm1 = LayerNorm(d_model, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, dtype=dtype)
+        self.norm3 = LayerNorm(d_model, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None, cache=None, need_weights=False):
+        """Returns x, or (x, cross-attention weights (B, H, T, S)) with need_weights=True."""
+        self_cache = cross_cache = None
+        if cache is not None:
+            self_cache, cross_cache = cache.setdefault("self", {}), cache.setdefault("cross", {})
+        weights = []
+
+        def attend_self(h):
+            return self.dropout1(self.self_attn(h, mask=tgt_mask, is_causal=True, cache=self_cache))
+
+        def attend_memory(h):
+            out, w = self.cross_attn(h, memory, mask=memory_mask, need_weights=True, cache=cross_cache)
+            weights.append(w)
+            return self.dropout2(out)
+
+        def feed(h):
+            return self.dropout3(self.feed_forward(h))
+
+        if self.norm_first:
+            x = x + attend_self(self.norm1(x))
+            x = x + attend_memory(self.norm2(x))
+            x = x + feed(self.norm3(x))
+        else:
+            x = self.norm1(x + attend_self(x))
+            x = self.norm2(x + attend_memory(x))
+            x = self.norm3(x + feed(x))
+        return (x, weights[0]) if need_weights else x
+
+
+def xavier_uniform_(module):
+    """Re-draw every matrix parameter uniform in +-sqrt(6 / (fan_in + fan_out)) (Glorot), as the
+    Annotated Transformer and PyTorch's nn.Transformer do; vectors (biases, norms) are kept."""
+    for p in module.parameters():
+        if p.ndim > 1:
+            fan_out, fan_in = p.shape[0], p.shape[1]
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            p.data = ((rand(*p.shape, dtype=p.dtype) * 2.0 - 1.0) * bound).data
+
+
+class Transformer(Module):
+    """The encoder-decoder Transformer of *Attention Is All You Need*.
+
+    src (B, S) and tgt (B, T) token ids -> logits (B, T, tgt_vocab_size) for the next target token.
+    Embeddings are multiplied by sqrt(d_model) (section 3.4) and get sinusoidal positions.
+    src_mask (B, 1, 1, S): True for real source tokens (see padding_mask); tgt_mask: extra
+    hiding in the decoder's self-attention, which is causal anyway.
+    norm_first=True places the norms GPT-2's way and adds a final norm to each stack.
+    tie_weights=True shares the target embedding with the output projection (section 3.4).
+    """
+
+    def __init__(self, src_vocab_size, tgt_vocab_size, d_model, num_heads, num_encoder_layers,
+                 num_decoder_layers, d_ff, dropout=0.1, max_len=5000, norm_first=False,
+                 tie_weights=False, activation="relu", dtype=None):
+        super().__init__()
+        self.d_model = d_model
+        self.src_embed = Embedding(src_vocab_size, d_model, dtype=dtype)
+        self.tgt_embed = Embedding(tgt_vocab_size, d_model, dtype=dtype)
+        self.positional = SinusoidalPositionalEncoding(d_model, max_len, dropout, dtype=dtype)
+        layer_args = (d_model, num_heads, d_ff, dropout, activation, norm_first)
+        self.encoder_layers = ModuleList(TransformerEncoderLayer(*layer_args, dtype=dtype)
+                                         for _ in range(num_encoder_layers))
+        self.decoder_layers = ModuleList(TransformerDecoderLayer(*layer_args, dtype=dtype)
+                                         for _ in range(num_decoder_layers))
+        self.encoder_norm = LayerNorm(d_model, dtype=dtype) if norm_first else None
+        self.decoder_norm = LayerNorm(d_model, dtype=dtype) if norm_first else None
+        self.generator = Linear(d_model, tgt_vocab_size, dtype=dtype)
+        xavier_uniform_(self)
+        if tie_weights:
+            self.generator.weight = self.tgt_embed.weight
+
+    def encode(self, src, src_mask=None):
+        """src (B, S) -> memory (B, S, d_model)."""
+        x = self.positional(self.src_embed(src) * math.sqrt(self.d_model))
+        for layer in self.encoder_layers:
+            x = layer(x, mask=src_mask)
+        return self.encoder_norm(x) if self.encoder_norm is not None else x
+
+    def decode(self, tgt, memory, src_mask=None, tgt_mask=None, cache=None, need_weights=False):
+        """tgt (B, T) -> logits (B, T, tgt_vocab_size) (and each layer's cross-attention weights).
+        With a cache (a list with a dict per layer, kept between calls), tgt holds only the new
+        tokens and positions continue after those already cached."""
+        start = _cached_length(cache)
+        x = self.positional(self.tgt_embed(tgt) * math.sqrt(self.d_model), start=start)
+        all_weights = []
+        for i, layer in enumerate(self.decoder_layers):
+            layer_cache = _layer_cache(cache, i, len(self.decoder_layers))
+            x, weights = layer(x, memory, tgt_mask, src_mask, cache=layer_cache, need_weights=True)
+            all_weights.append(weights)
+        if self.decoder_norm is not None:
+            x = self.decoder_norm(x)
+        logits = self.generator(x)
+        return (logits, all_weights) if need_weights else logits
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None):
+        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+
+
+class GPT(Module):
+    """A decoder-only language model (GPT-2's layout): token and position embeddings, a stack of
+    pre-norm causal self-attention blocks, a final norm, and a head back to the vocabulary.
+
+    idx (B, T) token ids -> logits (B, T, vocab_size) for the next token at every position.
+    positional="learned" (GPT-2) or "rotary" (RoPE in every attention, no position table).
+    tie_weights=True (default) makes the head share the token embedding's weight.
+    Weights start as in GPT-2: N(0, 0.02), with the projections into the residual stream
+    scaled by 1/sqrt(2 * num_layers) so the residual sum does not grow with depth.
+    """
+
+    def __init__(self, vocab_size, d_model, num_heads, num_layers, max_len, d_ff=None, dropout=0.0,
+                 positional="learned", tie_weights=True, bias=True, activation="gelu", dtype=None):
+        super().__init__()
+        if positional not in ("learned", "rotary"):
+            raise ValueError(f"GPT: positional must be 'learned' or 'rotary', got {positional!r}")
+        self.max_len = max_len
+        self.token_embedding = Embedding(vocab_size, d_model, dtype=dtype)
+        self.position_embedding = LearnedPositionalEmbedding(max_len, d_model, dtype=dtype) \
+            if positional == "learned" else None
+        self.rotary = RotaryEmbedding(d_model // num_heads, max_len, dtype=dtype) \
+            if positional == "rotary" else None
+        self.dropout = Dropout(dropout)
+        self.blocks = ModuleList(
+            TransformerEncoderLayer(d_model, num_heads, d_ff or 4 * d_model, dropout, activation,
+                                    norm_first=True, bias=bias, dtype=dtype)
+            for _ in range(num_layers))
+        self.final_norm = LayerNorm(d_model, dtype=dtype)
+        self.head = Linear(d_model, vocab_size, bias=False, dtype=dtype)
+        self._init_weights(num_layers)
+        if tie_weights:
+            self.head.weight = self.token_embedding.weight
+
+    def _init_weights(self, num_layers):
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                p.data = p.data * 0.0
+            elif p.ndim > 1:
+                std = 0.02
+                if name.endswith(("out_proj.weight", "linear2.weight")):
+                    std = 0.02 / math.sqrt(2 * num_layers)
+                p.data = (randn(*p.shape, dtype=p.dtype) * std).data
+
+    def forward(self, idx, cache=None):
+        """idx (B, T) -> logits (B, T, vocab_size). With a cache (a list with a dict per block,
+        kept between calls) idx holds only the new tokens; positions continue after the cache."""
+        start = _cached_length(cache)
+        if start + idx.shape[1] > self.max_len:
+            raise ValueError(f"GPT: sequence of length {start + idx.shape[1]} is longer than "
+                             f"max_len={self.max_len}")
+        x = self.token_embedding(idx)
+        if self.position_embedding is not None:
+            x = self.position_embedding(x, start=start)
+        x = self.dropout(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, is_causal=True, cache=_layer_cache(cache, i, len(self.blocks)), rotary=self.rotary)
+        return self.head(self.final_norm(x))
+
+
+def _cached_length(cache):
+    """How many positions a decoding cache (a list of per-layer dicts) already holds."""
+    if not cache:
+        return 0
+    first = cache[0].get("self", cache[0])
+    return first["k"].shape[2] if "k" in first else 0
+
+
+def _layer_cache(cache, i, num_layers):
+    """Layer i's dict in the cache list, creating the dicts on the first call."""
+    if cache is None:
+        return None
+    while len(cache) < num_layers:
+        cache.append({})
+    return cache[i]
