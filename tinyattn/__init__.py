@@ -24,6 +24,7 @@ from .functions import (
     where,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .io import load, save
 from .masks import causal_mask, padding_mask
 from .tensor import Tensor
 

@@ -1,0 +1,90 @@
+"""Decoding: turning a trained model's next-token distributions into sequences.
+
+At every step the model gives logits for the next token; we pick one (the most likely:
+greedy; or a random draw: sampling, sharpened by a temperature below 1 or restricted to the
+k most likely tokens), append it, and ask again. With a key/value cache each layer keeps the
+keys and values of the tokens already seen, so a step feeds only the new token through the
+model: one position of work instead of the whole prefix.
+"""
+from .autograd import no_grad
+from .backend import get_backend
+from .functional import softmax
+from .functions import concat
+from .tensor import Tensor
+
+
+def pick_next(logits, greedy=False, temperature=1.0, top_k=None):
+    """Choose one token per row of logits (B, V) -> (B,) integer ids."""
+    xp = logits.backend.xp
+    if greedy:
+        return logits.argmax(axis=-1)
+    if temperature <= 0:
+        raise ValueError(f"pick_next: temperature must be > 0 (greedy=True takes the argmax), "
+                         f"got {temperature}")
+    scores = logits * (1.0 / temperature)
+    if top_k is not None and top_k < scores.shape[-1]:
+        k = scores.shape[-1] - top_k                                  # position of the kth largest
+        kth_largest = xp.sort(scores.data, axis=-1)[:, k:k + 1]                             # (B, 1)
+        scores = Tensor._make(xp.where(scores.data < kth_largest, -float("inf"), scores.data), False, None)
+    probs = softmax(scores, axis=-1).data                                               # (B, V)
+    # inverse-CDF sampling: the first token whose cumulative probability passes a uniform draw
+    cdf = xp.cumulative_sum(probs, axis=-1)
+    u = get_backend(logits.backend).rand((probs.shape[0], 1), logits.dtype)
+    chosen = xp.sum(xp.astype(cdf < u, xp.int64), axis=-1)
+    return Tensor._make(xp.clip(chosen, 0, probs.shape[-1] - 1), False, None)
+
+
+@no_grad()
+def generate(model, idx, max_new_tokens, greedy=False, temperature=1.0, top_k=None, use_cache=True):
+    """Continue each row of idx (B, T) with max_new_tokens tokens from a GPT -> (B, T + new).
+
+    The model is not switched to eval mode here: call model.eval() first, as in PyTorch.
+    Once the sequence is longer than the model's max_len, only the last max_len tokens are fed
+    (and the cache, which cannot slide, is dropped).
+    """
+    idx = idx if isinstance(idx, Tensor) else Tensor(idx)
+    cache = [] if use_cache else None
+    logits = model(_last(idx, model.max_len), cache=cache)
+    for _ in range(max_new_tokens):
+        next_token = pick_next(logits[:, -1, :], greedy, temperature, top_k)
+        idx = concat([idx, next_token.unsqueeze(1)], axis=1)
+        if cache is not None and idx.shape[1] <= model.max_len:
+            logits = model(next_token.unsqueeze(1), cache=cache)
+        else:
+            cache = None
+            logits = model(_last(idx, model.max_len))
+    return idx
+
+
+def _last(idx, n):
+    """The last n positions of idx (B, T) (all of them when T <= n)."""
+    return idx[:, max(0, idx.shape[1] - n):]
+
+
+@no_grad()
+def translate(model, src, max_new_tokens, start_id, end_id=None, src_mask=None, greedy=True,
+              temperature=1.0, top_k=None, use_cache=True):
+    """Decode target sequences for src (B, S) with an encoder-decoder Transformer.
+
+    Starts every row with start_id and appends up to max_new_tokens tokens -> (B, 1 + new);
+    stops early once every row has produced end_id (if given). The encoder runs once; with
+    the cache each decoder step runs on the newest token only.
+    """
+    src = src if isinstance(src, Tensor) else Tensor(src)
+    memory = model.encode(src, src_mask)
+    xp = src.backend.xp
+    out = Tensor._make(xp.full((src.shape[0], 1), start_id, dtype=src.data.dtype, **src.backend.place),
+                       False, None)
+    cache = [] if use_cache else None
+    finished = None
+    for _ in range(max_new_tokens):
+        step_input = out[:, -1:] if cache is not None else out
+        logits = model.decode(step_input, memory, src_mask, cache=cache)
+        next_token = pick_next(logits[:, -1, :], greedy, temperature, top_k)
+        out = concat([out, next_token.unsqueeze(1)], axis=1)
+        if end_id is not None:
+            done = next_token.data == end_id
+            finished = done if finished is None else (finished | done)
+            if bool(xp.all(finished)):
+                break
+    return out
