@@ -1,0 +1,23 @@
+"""Optimisers, gradient clipping and learning-rate schedules, shaped like `torch.optim`.
+
+    from tinyattn import optim
+    opt = optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+    schedule = optim.WarmupCosine(opt, warmup_steps=100, total_steps=5000)
+    ...
+    loss.backward()
+    optim.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    schedule.step()
+    opt.zero_grad()
+
+base.py: Optimizer (groups, state, zero_grad). optimizers.py: SGD, Adam, AdamW.
+clip.py: clip_grad_norm_.
+schedules.py: LambdaLR, WarmupInverseSqrt (the paper's), WarmupCosine (nanoGPT's).
+"""
+from .base import Optimizer
+from .clip import clip_grad_norm_
+from .optimizers import SGD, Adam, AdamW
+from .schedules import LambdaLR, LRScheduler, WarmupCosine, WarmupInverseSqrt
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_",
+           "LRScheduler", "LambdaLR", "WarmupInverseSqrt", "WarmupCosine"]
