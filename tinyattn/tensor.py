@@ -126,6 +126,8 @@ class Tensor:
             moved = get_backend(target).asarray(self.backend.to_numpy(self.data))
             out = Tensor._make(moved, self.requires_grad, None)
         if dtype is not None and dtype != out.dtype:
+            if dtype not in FLOAT_DTYPES:       # integers carry no gradient (as in PyTorch)
+                out = out.detach()
             out = _ew.Cast.apply(out, dtype=out.backend.dtypes[dtype])
         return out
 
@@ -388,9 +390,11 @@ def _reduce_args(op, ndim, axis, dim, keepdims, keepdim):
         return tuple(range(ndim)), keep
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-    return tuple(sorted(a % max(ndim, 1) for a in axes)), keep
+    if ndim == 0:       # PyTorch lets 0 and -1 name the single "axis" of a 0-d tensor; there is none
+        return (), keep
+    return tuple(sorted(a % ndim for a in axes)), keep
 
 
 # The primitives build on Function (autograd) which builds on Tensor: import them last.

@@ -158,6 +158,8 @@ class Pow(Function):
         x, p = self.saved
         if p == 2:
             return (g * x * 2.0,)
+        if p == 0:      # x^0 is constant; p * x^(p-1) would be 0 * inf = nan at x = 0
+            return (g * 0.0,)
         return (g * (x ** (p - 1)) * p,)
 
 

@@ -22,6 +22,11 @@ class GetItem(Function):
     def backward(self, g):
         shape, dtype, index = self.saved
         grad = backend_of(g).zeros(shape, dtype)
+        if any(k is None for k in index):
+            # The standard's setitem takes no None (new axis), though its getitem does: write g
+            # through the same index without them, g's new size-1 axes dropped to match.
+            index = tuple(k for k in index if k is not None)
+            g = namespace(g).reshape(g, tuple(grad[index].shape))
         grad[index] = g
         return (grad,)
 

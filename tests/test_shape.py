@@ -1,0 +1,86 @@
+"""Shape primitives (reshape, permute, broadcast, concat) and the methods built on them: against
+PyTorch, finite differences (float64), on every backend. They move values without changing
+them, so float32 must agree exactly as well."""
+import pytest
+from oracle import check_op
+
+import tinyattn
+
+# name: (input shape, torch's expression, ours when it is spelled differently)
+SHAPE_OPS = {
+    "reshape": ((2, 3, 4), lambda x: x.reshape(6, 4), None),
+    "reshape tuple with -1": ((2, 3, 4), lambda x: x.reshape((4, -1, 2)), None),
+    "reshape to 0-d": ((1, 1), lambda x: x.reshape(()), None),
+    "view": ((2, 3, 4), lambda x: x.view(3, 8), None),
+    "flatten": ((2, 3, 4), lambda x: x.flatten(), None),
+    "permute": ((2, 3, 4), lambda x: x.permute(2, 0, 1), None),
+    "permute negative dims": ((2, 3, 4), lambda x: x.permute(-1, 0, -2), None),
+    "transpose(0, 2)": ((2, 3, 4), lambda x: x.transpose(0, 2), None),
+    "transpose(-1, -2)": ((2, 3, 4), lambda x: x.transpose(-1, -2), None),
+    "T of a matrix": ((3, 4), lambda x: x.T, None),
+    "T of 3 dims": ((2, 3, 4), lambda x: x.permute(2, 1, 0), lambda x: x.T),  # torch deprecates .T here
+    "broadcast_to new axes": ((4,), lambda x: x.broadcast_to(2, 3, 4), None),
+    "broadcast_to size-1 axes": ((3, 1), lambda x: x.broadcast_to((2, 3, 4)), None),
+    "expand with -1": ((3, 1), lambda x: x.expand(2, -1, 4), None),
+    "squeeze all": ((1, 3, 1, 2), lambda x: x.squeeze(), None),
+    "squeeze(0)": ((1, 3, 1, 2), lambda x: x.squeeze(0), None),
+    "squeeze(-2)": ((1, 3, 1, 2), lambda x: x.squeeze(-2), None),
+    "squeeze of a non-1 axis": ((1, 3, 1, 2), lambda x: x.squeeze(1), None),   # a no-op, as torch
+    "unsqueeze(0)": ((3, 2), lambda x: x.unsqueeze(0), None),
+    "unsqueeze(1)": ((3, 2), lambda x: x.unsqueeze(1), None),
+    "unsqueeze(-1)": ((3, 2), lambda x: x.unsqueeze(-1), None),
+    "contiguous": ((3, 2), lambda x: x.T.contiguous(), None),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("op", SHAPE_OPS)
+def test_shape_op_matches_torch(op, dtype, backend, torch):
+    shape, torch_fn, our_fn = SHAPE_OPS[op]
+    check_op(torch, [shape], torch_fn, our_fn, dtype=dtype)
+
+
+# (shapes of the pieces, axis)
+CONCATS = [([(2, 3), (4, 3)], 0), ([(2, 3), (2, 1), (2, 2)], -1), ([(2, 1, 3), (2, 2, 3)], 1)]
+
+
+@pytest.mark.parametrize("shapes, axis", CONCATS, ids=str)
+def test_concat_sends_each_input_its_slice_of_the_gradient(shapes, axis, backend, torch):
+    check_op(torch, shapes, lambda *xs: torch.cat(xs, dim=axis), lambda *xs: tinyattn.concat(xs, axis))
+
+
+def test_cat_and_dim_are_aliases_of_concat_and_axis(backend, torch):
+    check_op(torch, [(2, 3), (2, 2)], lambda *xs: torch.cat(xs, dim=1), lambda *xs: tinyattn.cat(xs, dim=1))
+
+
+def test_concat_of_a_tensor_with_itself_adds_both_gradients(backend, torch):
+    check_op(torch, [(2, 3)], lambda x: torch.cat([x, x * 2.0]), lambda x: tinyattn.concat([x, x * 2.0]))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_stack_joins_along_a_new_axis(axis, backend, torch):
+    check_op(torch, [(2, 3)] * 3, lambda *xs: torch.stack(xs, dim=axis),
+             lambda *xs: tinyattn.stack(xs, axis=axis))
+
+
+def test_stack_accepts_dim(backend, torch):
+    check_op(torch, [(2, 3)] * 2, lambda *xs: torch.stack(xs, dim=-1), lambda *xs: tinyattn.stack(xs, dim=-1))
+
+
+# (input shape, split sizes, axis): an int may leave a smaller last piece
+SPLITS = [((5, 2), 2, 0), ((5, 2), [1, 3, 1], 0), ((2, 6), 3, 1), ((2, 6), [4, 2], -1)]
+
+
+@pytest.mark.parametrize("shape, sizes, axis", SPLITS, ids=str)
+def test_split_pieces_get_their_own_gradients(shape, sizes, axis, backend, torch):
+    # Reassemble the pieces reordered and scaled, leaving out a middle one when there is one:
+    # each piece's gradient must land in its own place, and the unused one's must be zero.
+    def reassemble(cat, pieces):
+        return cat([pieces[-1] * 3.0, pieces[0]] + list(pieces[2:-1]), axis)
+
+    check_op(torch, [shape], lambda x: reassemble(torch.cat, x.split(sizes, dim=axis)),
+             lambda x: reassemble(tinyattn.concat, x.split(sizes, axis)))
+
+
+def test_split_accepts_dim(backend, torch):
+    check_op(torch, [(2, 4)], lambda x: x.split(3, dim=1)[1], lambda x: x.split(3, dim=1)[1])
