@@ -78,3 +78,20 @@ def test_take_along_an_axis_sums_repeated_indices(axis, index, backend, torch):
     before = (slice(None),) * (axis % 3)
     check_op(torch, [(3, 4, 2)], lambda x: x[before + (torch.tensor(idx),)],
              lambda x: tinyattn.take(x, tinyattn.tensor(idx), axis))
+
+
+# slices that run past the end are clamped, as in NumPy and PyTorch (nanoGPT's idx[:, -block:])
+CLAMPED = [(slice(None), slice(-10, None)), slice(1, 10), slice(5, None), (slice(None, None, -1), 2)]
+
+
+@pytest.mark.parametrize("key", CLAMPED, ids=str)
+def test_slices_past_the_end_are_clamped_like_pytorch(key, backend, torch):
+    if isinstance(key, tuple) and key[0].step == -1:
+        pytest.skip("PyTorch has no negative steps; covered by the flip comparison above")
+    check_op(torch, [(4, 3)], lambda x: x[key], lambda x: x[key])
+
+
+def test_setitem_clamps_slices_too(backend):
+    x = tinyattn.zeros(3, 2)
+    x[1:10] = 1.0
+    np.testing.assert_array_equal(x.numpy(), [[0, 0], [1, 1], [1, 1]])

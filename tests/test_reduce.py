@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from oracle import check_op
 
+import tinyattn
+
 
 def _all_axes(axis):
     return () if axis is None else axis        # torch.amax / amin reduce every axis for dim=()
@@ -64,3 +66,7 @@ def test_reduction_of_a_0d_tensor_matches_torch(op, axis, backend, torch):
     torch_fn, our_fn = REDUCTIONS[op]
     check_op(torch, [np.array(1.5)], lambda x: torch_fn(x, axis, False), lambda x: our_fn(x, axis, False))
 
+
+
+def test_var_of_a_single_element_with_correction_is_nan_as_in_pytorch():
+    assert np.isnan(tinyattn.tensor([3.0]).var().item())

@@ -84,3 +84,13 @@ def test_split_pieces_get_their_own_gradients(shape, sizes, axis, backend, torch
 
 def test_split_accepts_dim(backend, torch):
     check_op(torch, [(2, 4)], lambda x: x.split(3, dim=1)[1], lambda x: x.split(3, dim=1)[1])
+
+
+@pytest.mark.parametrize("axes", [(1, 3), (0, 1), 3], ids=str)
+def test_squeeze_takes_a_tuple_and_keeps_named_axes_that_are_not_size_one(axes, backend, torch):
+    check_op(torch, [(2, 1, 3, 1)], lambda x: x.squeeze(axes), lambda x: x.squeeze(axes))
+
+
+def test_expand_rejects_minus_one_for_a_new_axis():
+    with pytest.raises(ValueError, match="-1 may only stand for an existing axis"):
+        tinyattn.ones(3).expand(-1, 3)

@@ -44,7 +44,7 @@ def generate(model, idx, max_new_tokens, greedy=False, temperature=1.0, top_k=No
     """
     idx = idx if isinstance(idx, Tensor) else Tensor(idx)
     cache = [] if use_cache else None
-    logits = model(_last(idx, model.max_len), cache=cache)
+    logits = model(idx[:, -model.max_len:], cache=cache)
     for _ in range(max_new_tokens):
         next_token = pick_next(logits[:, -1, :], greedy, temperature, top_k)
         idx = concat([idx, next_token.unsqueeze(1)], axis=1)
@@ -52,13 +52,9 @@ def generate(model, idx, max_new_tokens, greedy=False, temperature=1.0, top_k=No
             logits = model(next_token.unsqueeze(1), cache=cache)
         else:
             cache = None
-            logits = model(_last(idx, model.max_len))
+            logits = model(idx[:, -model.max_len:])
     return idx
 
-
-def _last(idx, n):
-    """The last n positions of idx (B, T) (all of them when T <= n)."""
-    return idx[:, max(0, idx.shape[1] - n):]
 
 
 @no_grad()

@@ -308,6 +308,9 @@ class Tensor:
         """Broadcast to `sizes`, where -1 keeps an axis's size (PyTorch's spelling)."""
         sizes = _shape_arg(sizes)
         lead = len(sizes) - self.ndim
+        if lead < 0 or -1 in sizes[:lead]:
+            raise ValueError(f"expand: sizes {sizes} do not fit a tensor of shape {self.shape} "
+                             "(-1 may only stand for an existing axis)")
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
         return self.broadcast_to(shape)
 
@@ -316,14 +319,14 @@ class Tensor:
         axis = axis % (self.ndim + 1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
-    def squeeze(self, axis=None):
-        """Remove size-1 axes (all of them, or the one at `axis` if it has size 1)."""
+    def squeeze(self, axis=None, *, dim=None):
+        """Remove size-1 axes: all of them, or those of `axis` (an int or a tuple) that have
+        size 1; other axes named are kept, as in PyTorch."""
+        axis = dim if dim is not None else axis
         if axis is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        axis = axis % self.ndim
-        if self.shape[axis] != 1:
-            return self
-        return self.reshape(self.shape[:axis] + self.shape[axis + 1:])
+        axes = {a % max(self.ndim, 1) for a in ((axis,) if isinstance(axis, int) else axis)}
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
 
     def split(self, split_size, axis=0, *, dim=None):
         """Pieces of `split_size` along the axis (the last may be smaller), or of the sizes in a
@@ -352,7 +355,7 @@ class Tensor:
             raise RuntimeError("setitem: cannot assign into a tensor that requires grad or is part "
                                "of a graph; assign into x.detach() or create it under no_grad()")
         value = value.data if isinstance(value, Tensor) else self._lift(value).data
-        self.data[_ix.basic_key(key)] = value
+        self.data[_ix.basic_key(key, self.shape)] = value
 
 
 def _to_array(data, backend, dtype):

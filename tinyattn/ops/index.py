@@ -49,11 +49,45 @@ class Gather(Function):
         return (backend_of(g).index_add(shape, flat, rows),)
 
 
-def basic_key(key):
-    """A basic index as a tuple ending in `...`: the array API standard (and so CuPy-safe code)
-    wants every axis accounted for, where NumPy lets `x[1:3]` mean `x[1:3, ...]`."""
+def basic_key(key, shape):
+    """A basic index made explicit for an array of `shape`: one entry per axis (plus any None),
+    each slice clamped to its axis, each integer checked.
+
+    NumPy and PyTorch let `x[1:3]` mean `x[1:3, ...]` and clamp slices that run past the end
+    (`idx[:, -block_size:]` on a shorter sequence); the array API standard leaves both
+    unspecified, and array_api_strict refuses them, so they are resolved here, once, for every
+    backend.
+    """
     key = key if isinstance(key, tuple) else (key,)
-    return key if any(k is Ellipsis for k in key) else key + (Ellipsis,)
+    consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if consumed > len(shape) or sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError(f"indexing: index {key} does not fit a tensor of shape {shape}")
+    explicit, axis = [], 0
+    for k in key:
+        if k is Ellipsis:
+            explicit += [slice(None)] * (len(shape) - consumed)
+            axis += len(shape) - consumed
+        elif k is None:
+            explicit.append(None)
+        elif isinstance(k, slice):
+            explicit.append(_clamp(k, shape[axis]))
+            axis += 1
+        else:
+            n, k = shape[axis], int(k)
+            if not -n <= k < n:
+                raise IndexError(f"indexing: index {k} is out of range for axis {axis} of size {n} "
+                                 f"(tensor of shape {shape})")
+            explicit.append(k)
+            axis += 1
+    return tuple(explicit) + (slice(None),) * (len(shape) - axis)
+
+
+def _clamp(s, n):
+    """slice s on an axis of size n, with its bounds inside the axis (the same elements)."""
+    start, stop, step = s.indices(n)
+    if len(range(start, stop, step)) == 0:
+        return slice(0, 0, 1)
+    return slice(start, stop if stop >= 0 else None, step)     # stop -1 with step < 0: "past 0"
 
 
 def _is_index_array(k):
@@ -68,7 +102,7 @@ def getitem(x, key):
     parts = key if isinstance(key, tuple) else (key,)
     is_array = [_is_index_array(k) for k in parts]
     if not any(is_array):
-        return GetItem.apply(x, index=basic_key(key))
+        return GetItem.apply(x, index=basic_key(key, x.shape))
     if not all(is_array):
         raise IndexError("indexing: mixing slices and integer arrays in one index is not supported; "
                          "index in two steps, or use tinyattn.take(x, index, axis)")

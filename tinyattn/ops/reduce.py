@@ -82,8 +82,10 @@ class Var(Function):
         xp = namespace(x)
         centred = x - xp.mean(x, axis=axes, keepdims=True)
         n = math.prod(x.shape[a] for a in axes)
-        self.saved = (centred, axes, keepdims, 2.0 / (n - correction))
-        return xp.sum(centred * centred, axis=axes, keepdims=keepdims) * (1.0 / (n - correction))
+        # with no more elements than the correction, the variance is undefined: NaN, as PyTorch
+        inverse = 1.0 / (n - correction) if n > correction else math.nan
+        self.saved = (centred, axes, keepdims, 2.0 * inverse)
+        return xp.sum(centred * centred, axis=axes, keepdims=keepdims) * inverse
 
     def backward(self, g):
         xp = namespace(g)
