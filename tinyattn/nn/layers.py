@@ -3,6 +3,7 @@ import math
 
 from .. import functional as F
 from ..creation import ones, rand, randn, zeros
+from ..tensor import Tensor
 from .module import Module, Parameter
 
 
@@ -42,6 +43,14 @@ class Embedding(Module):
         self.weight = Parameter(randn(num_embeddings, embedding_dim, dtype=dtype))
 
     def forward(self, index):
+        # ids must be in [0, num_embeddings). Indexing reads -1 as the last row (NumPy's habit),
+        # which here would silently embed a stray -1 (say, a -100 ignore_index target passed as
+        # input) as the last token; PyTorch's Embedding rejects negative ids, and so do we.
+        index = index if isinstance(index, Tensor) else Tensor(index, backend=self.weight.backend)
+        lowest = int(index.backend.xp.min(index.data)) if index.numel() else 0
+        if lowest < 0:
+            raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): index {lowest} "
+                             f"is negative; ids must be in [0, {self.num_embeddings})")
         try:
             return F.embedding(index, self.weight)
         except IndexError as e:

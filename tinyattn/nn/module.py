@@ -8,6 +8,7 @@ everything to another backend (`to`).
 """
 from collections import OrderedDict
 
+from ..backend import DTYPE_NAMES
 from ..tensor import Tensor
 
 
@@ -37,15 +38,22 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
                                  "attributes")
+        if name in self._buffers and (value is None or type(value) is Tensor):
+            # as in PyTorch, assigning to a buffer's name updates the buffer (self.steps = ...);
+            # popping it here would silently drop the new value from state_dict and `to`
+            self._buffers[name] = value
+            return
+        home = self._parameters if isinstance(value, Parameter) else \
+            self._modules if isinstance(value, Module) else None
         for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        else:
+            if table is not home:
+                table.pop(name, None)
+        if home is None:
             object.__setattr__(self, name, value)
             return
+        # replacing keeps the old entry's place, as in PyTorch: tying `head.weight = emb.weight`
+        # must not move head.weight after head.bias in parameters() and state_dict()
+        home[name] = value
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):      # only called when normal lookup fails
@@ -136,7 +144,10 @@ class Module:
 
     def to(self, target=None, dtype=None):
         """Move every parameter and buffer to a backend and/or dtype, in place; returns self.
-        Parameters stay the same objects, so an optimiser made before still updates them."""
+        Parameters stay the same objects, so an optimiser made before still updates them.
+        Integer buffers keep their dtype (as PyTorch): only floating-point state is cast."""
+        if target in DTYPE_NAMES:       # m.to("float64"): a dtype, not a backend
+            target, dtype = None, target
         for m in self.modules():
             for p in m._parameters.values():
                 p.data = p.to(target, dtype).data

@@ -1,0 +1,93 @@
+"""Helpers for the nn tests: copy a tinyattn module's weights into its PyTorch twin, compare
+gradients parameter by parameter, and call a module with its parameters swapped for other
+tensors (for gradcheck). Not a conftest: the nn test files import it.
+
+Names. Ours follow PyTorch's wherever PyTorch has one module per weight. The exceptions:
+  - MultiHeadAttention has q_proj, k_proj and v_proj; torch.nn.MultiheadAttention packs the
+    three into in_proj_weight (3 d, d) and in_proj_bias (3 d,), in that order (q, k, v);
+  - our layers keep the feed-forward in a FeedForward module (feed_forward.linear1), torch's
+    Transformer layers hold linear1 and linear2 directly;
+  - the decoder's cross-attention is cross_attn here, multihead_attn in torch.
+A twin without in_proj_weight (one written in a test with our names) is copied name for name.
+"""
+import numpy as np
+
+import tinyattn
+
+QKV = ("q_proj", "k_proj", "v_proj")
+
+# Tolerances of ours vs PyTorch, as issue 4 demands. Both compute the same formulas in the same
+# precision, differing only in the order of roundings (summations in matmuls and in the
+# gradients of broadcasts, softmax/layer-norm implementations): float64 results agree to about
+# 1e-14 relative, so 1e-9 has a wide margin and still catches any wrong formula; float32 to
+# about 1e-6, so 1e-4 likewise. atol covers entries that cancel to nearly 0 (a gradient summed
+# from terms of size ~1): a few hundred roundings of the terms.
+TOLERANCE = {"float64": dict(rtol=1e-9, atol=1e-12), "float32": dict(rtol=1e-4, atol=1e-5)}
+
+
+def torch_name(name):
+    """Our parameter name -> (PyTorch's name, which third of a packed in_proj it is, or None)."""
+    name = name.replace("feed_forward.", "").replace("cross_attn.", "multihead_attn.")
+    for third, proj in enumerate(QKV):
+        if f"{proj}." in name:
+            return name.replace(f"{proj}.", "in_proj_"), third
+    return name, None
+
+
+def torch_state(module, torch, packed_qkv=True):
+    """Our module's state_dict as a state_dict for its PyTorch twin (q/k/v packed if asked)."""
+    state, thirds = {}, {}
+    for name, value in module.state_dict().items():
+        target, third = torch_name(name) if packed_qkv else (name, None)
+        if third is None:
+            state[target] = torch.tensor(value.numpy())
+        else:
+            thirds.setdefault(target, [None] * 3)[third] = value.numpy()
+    state.update({name: torch.tensor(np.concatenate(parts)) for name, parts in thirds.items()})
+    return state
+
+
+def copy_into_torch(module, twin, torch):
+    """Load our weights into `twin` (strictly: every torch weight must have come from ours)."""
+    twin.load_state_dict(torch_state(module, torch, packed_qkv=_packs_qkv(twin)))
+    return twin
+
+
+def assert_grads_match(module, twin, dtype):
+    """Every parameter gradient of ours equals that of its PyTorch twin."""
+    packed = _packs_qkv(twin)
+    theirs = dict(twin.named_parameters(remove_duplicate=False))
+    for name, p in module.named_parameters():
+        target, third = torch_name(name) if packed else (name, None)
+        expected = theirs[target].grad
+        if third is not None:
+            expected = expected.chunk(3)[third]
+        assert p.grad is not None, f"{name}: no gradient"
+        np.testing.assert_allclose(p.backend.to_numpy(p.grad), expected.numpy(), err_msg=name,
+                                   **TOLERANCE[dtype])
+
+
+def assert_close(ours, theirs, dtype, what=""):
+    """A tinyattn tensor (or its gradient array) equals a torch tensor within TOLERANCE[dtype]."""
+    ours = ours.numpy() if isinstance(ours, tinyattn.Tensor) else tinyattn.get_backend().to_numpy(ours)
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), err_msg=what, **TOLERANCE[dtype])
+
+
+def _packs_qkv(twin):
+    return any(name.endswith("in_proj_weight") for name, _ in twin.named_parameters())
+
+
+def functional_call(module, params, *args, **kwargs):
+    """module(*args, **kwargs) computed with `params` (one tensor per entry of
+    module.parameters(), in order) in place of its parameters, so that gradients flow into
+    `params`; like torch.func.functional_call. Tied weights stay tied. The module's own
+    parameters are put back afterwards."""
+    order = {id(p): i for i, p in enumerate(module.parameters())}
+    slots = [(m, name, p) for m in module.modules() for name, p in m._parameters.items()]
+    try:
+        for owner, name, p in slots:       # _parameters directly: setattr would unregister it
+            owner._parameters[name] = params[order[id(p)]]
+        return module(*args, **kwargs)
+    finally:
+        for owner, name, p in slots:
+            owner._parameters[name] = p
