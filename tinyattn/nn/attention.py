@@ -21,7 +21,10 @@ class MultiHeadAttention(Module):
       query (B, T_q, d_model); key and value (B, T_k, d_model), defaulting to query
       (self-attention). mask: boolean, True = may attend, of shape (T_q, T_k), (B, T_q, T_k)
       or (B, 1|H, T_q|1, T_k) (padding_mask gives (B, 1, 1, T_k)). Returns (B, T_q, d_model),
-      or (output, weights (B, H, T_q, T_k)) with need_weights=True.
+      or (output, weights (B, H, T_q, T_k)) with need_weights=True. (Differs from PyTorch's
+      nn.MultiheadAttention: weights come per head and only when asked; its masks mean the
+      opposite, True = hidden; and q, k, v have separate projections instead of one packed
+      in_proj_weight.)
       cache: a dict kept between decoding steps. For self-attention the new keys and values are
       appended to the cached ones, so each new token costs one position, not the whole prefix;
       for cross-attention (key given) they are computed once and reused.

@@ -192,7 +192,7 @@ class Module:
         if wrong:
             problems.append("shape mismatches: " + "; ".join(wrong))
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
+            raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
         converted = {k: _as_array(state[k], own[k]) for k in own if k in state}
         for prefix, module in self.named_modules():
             dot = f"{prefix}." if prefix else ""
