@@ -120,7 +120,13 @@ def backward(root, grad=None, retain_graph=False):
                                ".sum()) or pass a gradient of the same shape: y.backward(grad)")
         grad = root.backend.ones(root.data.shape, root.data.dtype)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else root.backend.asarray(grad, root.dtype)
+        if isinstance(grad, Tensor):
+            if grad.backend is not root.backend:
+                raise TypeError(f"backward: the gradient lives on backend {grad.backend.name}, the tensor "
+                                f"on {root.backend.name}; move it first: grad.to({root.backend.name!r})")
+            grad = grad.data
+        # in the root's dtype (as PyTorch): a float64 gradient must not turn a float32 graph's grads
+        grad = root.backend.asarray(grad, root.dtype)
         if tuple(grad.shape) != root.shape:
             raise ValueError(f"backward: gradient shape {tuple(grad.shape)} does not match "
                              f"the tensor's shape {root.shape}")

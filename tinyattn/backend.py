@@ -65,9 +65,22 @@ class Backend:
     def __repr__(self):
         return f"Backend({self.name!r})"
 
+    def dtype(self, dtype):
+        """This backend's dtype for a name ("float32") or a NumPy dtype (np.float32), or a TypeError
+        naming the dtypes it has."""
+        if dtype not in self.dtypes:
+            try:
+                dtype = np.dtype(dtype).name
+            except TypeError:
+                pass
+        if dtype not in self.dtypes:
+            raise TypeError(f"dtype {dtype!r} is not available on backend {self.name!r}; "
+                            f"it has {', '.join(self.dtypes)}")
+        return self.dtypes[dtype]
+
     def asarray(self, data, dtype=None):
         """An array of this backend (on its device) from a scalar, list, NumPy or backend array."""
-        dt = None if dtype is None else self.dtypes[dtype]
+        dt = None if dtype is None else self.dtype(dtype)
         return self.xp.asarray(data, dtype=dt, **self.place)
 
     def zeros(self, shape, dtype):
@@ -90,10 +103,10 @@ class Backend:
         self.rng = np.random.default_rng(seed)
 
     def randn(self, shape, dtype):
-        return self.asarray(self.rng.standard_normal(shape, dtype=np.dtype(dtype)))
+        return self.asarray(self.rng.standard_normal(shape, dtype=_drawn(dtype)), dtype)
 
     def rand(self, shape, dtype):
-        return self.asarray(self.rng.random(shape, dtype=np.dtype(dtype)))
+        return self.asarray(self.rng.random(shape, dtype=_drawn(dtype)), dtype)
 
     def index_add(self, shape, index, values):
         """zeros(shape) with `values[i]` added to row `index[i]`, repeated indices summed.
@@ -104,11 +117,11 @@ class Backend:
         instead of a scatter, which the standard does not have.
         """
         xp = self.xp
+        if index.shape[0] == 0:              # nothing to add (and no rows to reshape to (0, -1))
+            return self.zeros(shape, values.dtype)
         order = xp.argsort(index)
         idx = xp.take(index, order)
         vals = xp.reshape(xp.take(values, order, axis=0), (idx.shape[0], -1))
-        if idx.shape[0] == 0:
-            return self.zeros(shape, values.dtype)
         csum = xp.cumulative_sum(vals, axis=0, include_initial=True)           # (N + 1, D)
         ends = xp.concat([idx[1:] != idx[:-1], xp.asarray([True], **self.place)])
         last = xp.nonzero(ends)[0]                                             # last row of each run
@@ -123,6 +136,11 @@ class Backend:
 
     def synchronize(self):
         """Wait for queued device work (a no-op on the CPU); benchmarks call it before reading a clock."""
+
+
+def _drawn(dtype):
+    """The dtype NumPy's generator draws samples of `dtype` in: it has no float16 sampler."""
+    return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 
 
 class NumpyBackend(Backend):

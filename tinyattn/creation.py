@@ -14,8 +14,16 @@ def tensor(data, dtype=None, requires_grad=False, backend=None):
 
 def _filled(make, shape, dtype, requires_grad, backend):
     b = get_backend(backend)
-    data = make(b, _shape_arg(shape), b.dtypes[dtype or "float32"])
+    data = make(b, _shape_arg(shape), b.dtype(dtype or "float32"))
     return Tensor._make(data, False, None).requires_grad_(requires_grad)
+
+
+def _float_name(op, b, dt):
+    """The name of dtype `dt`, which must be floating point: random samples are."""
+    name = b.dtype_names[dt]
+    if not name.startswith("float"):
+        raise TypeError(f"{op}: random samples are floating point; dtype {name} is not")
+    return name
 
 
 def zeros(*shape, dtype=None, requires_grad=False, backend=None):
@@ -32,12 +40,14 @@ def full(shape, value, dtype=None, requires_grad=False, backend=None):
 
 def randn(*shape, dtype=None, requires_grad=False, backend=None):
     """Standard normal samples, from the backend's generator (seeded by manual_seed)."""
-    return _filled(lambda b, s, dt: b.randn(s, dtype or "float32"), shape, dtype, requires_grad, backend)
+    make = lambda b, s, dt: b.randn(s, _float_name("randn", b, dt))
+    return _filled(make, shape, dtype, requires_grad, backend)
 
 
 def rand(*shape, dtype=None, requires_grad=False, backend=None):
     """Uniform samples in [0, 1)."""
-    return _filled(lambda b, s, dt: b.rand(s, dtype or "float32"), shape, dtype, requires_grad, backend)
+    make = lambda b, s, dt: b.rand(s, _float_name("rand", b, dt))
+    return _filled(make, shape, dtype, requires_grad, backend)
 
 
 def zeros_like(x, dtype=None, requires_grad=False):
@@ -56,5 +66,5 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
     if dtype is None:
         dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
     b = get_backend(backend)
-    data = b.arange(start, stop, step, b.dtypes[dtype])
+    data = b.arange(start, stop, step, b.dtype(dtype))
     return Tensor._make(data, False, None).requires_grad_(requires_grad)

@@ -1,0 +1,215 @@
+"""Backends: choosing one, moving tensors between them, their extras (scatter-add, seeding),
+the names they share (dtypes, namespace functions), and the ways CuPy can be unavailable.
+"""
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinyattn
+from tinyattn import backend as backend_module
+from tinyattn.backend import Backend, BackendUnavailable, _import_cupy, complete_namespace, get_backend
+
+
+@pytest.fixture
+def restore_backend():
+    previous = get_backend()
+    yield
+    tinyattn.set_backend(previous)
+
+
+# -- choosing a backend ------------------------------------------------------------------------
+def test_set_backend_decides_where_new_tensors_live(restore_backend):
+    tinyattn.set_backend("array_api_strict")
+    assert tinyattn.zeros(2).backend.name == "array_api_strict"
+    tinyattn.set_backend("numpy")
+    assert tinyattn.zeros(2).backend.name == "numpy"
+
+
+def test_use_backend_restores_the_previous_one_after_an_exception(restore_backend):
+    tinyattn.set_backend("numpy")
+    with pytest.raises(KeyError):
+        with tinyattn.use_backend("array_api_strict"):
+            assert tinyattn.zeros(2).backend.name == "array_api_strict"
+            raise KeyError("inside the block")
+    assert get_backend().name == "numpy"
+
+
+@pytest.mark.parametrize("variable, expected", [(None, "numpy"), ("array_api_strict", "array_api_strict")])
+def test_tinyattn_backend_environment_variable_sets_the_default(variable, expected):
+    env = {k: v for k, v in os.environ.items() if k != "TINYATTN_BACKEND"}
+    if variable is not None:
+        env["TINYATTN_BACKEND"] = variable
+    env["PYTHONPATH"] = str(Path(tinyattn.__file__).parents[1])
+    result = subprocess.run([sys.executable, "-c", "import tinyattn; print(tinyattn.get_backend().name)"],
+                            env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == expected
+
+
+# -- moving tensors ----------------------------------------------------------------------------
+@pytest.mark.parametrize("source, target", [("numpy", "array_api_strict"), ("array_api_strict", "numpy")])
+def test_to_moves_values_keeps_requires_grad_and_gradients_flow_on_the_target(source, target):
+    x = tinyattn.tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True, backend=source)
+    y = x.to(target)
+    assert y.backend.name == target and y.requires_grad
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    (y * y).sum().backward()
+    assert y.grad is not None and backend_module.backend_of(y.grad).name == target
+    np.testing.assert_array_equal(tinyattn.tensor(y.grad).numpy(), 2 * x.numpy())
+
+
+def test_numpy_returns_a_host_numpy_array_on_strict():
+    x = tinyattn.tensor([1.0, 2.0], backend="array_api_strict")
+    assert type(x.numpy()) is np.ndarray
+    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0])
+
+
+# -- scatter-add: the portable version and the fast ones agree ---------------------------------
+@pytest.mark.parametrize("row_shape", [(), (3,), (3, 2)])
+def test_portable_index_add_agrees_with_numpy_add_at(rng, row_shape):
+    numpy_backend = get_backend("numpy")
+    index = rng.integers(0, 5, size=200)                 # many repeats; rows 5 and 6 never hit
+    values = rng.standard_normal((200,) + row_shape)
+    shape = (7,) + row_shape
+    fast = numpy_backend.index_add(shape, index, values)
+    portable = Backend.index_add(numpy_backend, shape, index, values)
+    np.testing.assert_allclose(portable, fast, rtol=1e-12, atol=1e-12)
+
+
+def test_strict_index_add_agrees_with_numpy_add_at(rng):
+    strict = get_backend("array_api_strict")
+    index = rng.integers(0, 5, size=100)
+    values = rng.standard_normal((100, 4)).astype(np.float32)
+    out = strict.index_add((6, 4), strict.asarray(index), strict.asarray(values))
+    expected = np.zeros((6, 4), np.float32)
+    np.add.at(expected, index, values)
+    np.testing.assert_allclose(strict.to_numpy(out), expected, rtol=1e-5, atol=1e-5)
+    assert strict.dtype_names[out.dtype] == "float32"
+
+
+def test_portable_index_add_of_no_rows_is_zeros():
+    numpy_backend = get_backend("numpy")
+    out = Backend.index_add(numpy_backend, (3, 2), np.zeros(0, np.int64), np.zeros((0, 2)))
+    np.testing.assert_array_equal(out, np.zeros((3, 2)))
+
+
+# -- namespaces: standard names filled in from old ones ------------------------------------------
+def test_complete_namespace_fills_standard_names_from_old_aliases():
+    old_cupy = types.SimpleNamespace(__name__="fakecupy", transpose=np.transpose, concatenate=np.concatenate,
+                                     power=np.power, cumsum=np.cumsum, exp=np.exp)
+    xp = complete_namespace(old_cupy)
+    a = np.arange(6.0).reshape(2, 3)
+    assert xp.permute_dims is np.transpose and xp.concat is np.concatenate
+    assert xp.pow is np.power and xp.cumulative_sum is np.cumsum and xp.exp is np.exp
+    assert xp.astype(a, np.float32).dtype == np.float32
+    assert xp.__name__ == "fakecupy"
+
+
+def test_complete_namespace_leaves_a_complete_namespace_as_it_is():
+    assert complete_namespace(np) is np
+
+
+# -- CuPy unavailable: one plain sentence per way it fails -----------------------------------------
+def _fake_cupy(device_count=lambda: 1, arange=np.arange):
+    return types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(
+        getDeviceCount=device_count)), arange=arange)
+
+
+def _raise(*args):
+    raise RuntimeError("cudaErrorInsufficientDriver")
+
+
+def _unavailable_message(monkeypatch, fake):
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(BackendUnavailable) as excinfo:
+        _import_cupy()
+    error = excinfo.value
+    assert error.__context__ is None or error.__suppress_context__    # one message, not a chain
+    return str(excinfo.value)
+
+
+def test_cupy_not_installed_says_how_to_install_it(monkeypatch):
+    message = _unavailable_message(monkeypatch, None)
+    assert "CuPy is not installed" in message and "pip install" in message
+
+
+def test_cupy_without_a_driver_says_no_usable_device(monkeypatch):
+    message = _unavailable_message(monkeypatch, _fake_cupy(device_count=_raise))
+    assert "no usable CUDA driver or device" in message and "cudaErrorInsufficientDriver" in message
+
+
+def test_cupy_with_zero_devices_says_none_is_visible(monkeypatch):
+    message = _unavailable_message(monkeypatch, _fake_cupy(device_count=lambda: 0))
+    assert "no CUDA device is visible" in message
+
+
+def test_cupy_whose_kernels_fail_points_at_the_cuda_version(monkeypatch):
+    message = _unavailable_message(monkeypatch, _fake_cupy(arange=_raise))
+    assert "running a kernel failed" in message and "cupy-cuda12x needs a CUDA 12 driver" in message
+
+
+def test_set_backend_cupy_without_cupy_raises_and_keeps_the_active_backend(monkeypatch, restore_backend):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    monkeypatch.delitem(backend_module._made, "cupy", raising=False)
+    active = get_backend()
+    with pytest.raises(BackendUnavailable, match="backend 'cupy': CuPy is not installed"):
+        tinyattn.set_backend("cupy")
+    assert get_backend() is active
+
+
+# -- random numbers ----------------------------------------------------------------------------------
+def test_manual_seed_makes_randn_reproducible_and_equal_on_numpy_and_strict():
+    draws = []
+    for name in ["numpy", "numpy", "array_api_strict"]:
+        tinyattn.manual_seed(123)
+        draws.append(tinyattn.randn(3, 4, backend=name).numpy())
+    np.testing.assert_array_equal(draws[0], draws[1])
+    np.testing.assert_array_equal(draws[0], draws[2])
+
+
+# -- dtypes --------------------------------------------------------------------------------------
+def test_dtype_is_the_same_name_on_every_backend(backend):
+    assert tinyattn.randn(2).dtype == tinyattn.float32
+    assert tinyattn.zeros(2, dtype="float64").dtype == tinyattn.float64
+
+
+@pytest.mark.parametrize("data, dtype", [(2.5, "float32"), ([1.0, 2.0], "float32"), ([1, 2], "int64"),
+                                         (np.ones(2), "float64"), (np.ones(2, np.float32), "float32")])
+def test_data_gets_pytorch_default_dtypes_and_arrays_keep_theirs(backend, data, dtype):
+    assert tinyattn.tensor(data).dtype == dtype
+
+
+@pytest.mark.parametrize("make", [tinyattn.zeros, tinyattn.ones, tinyattn.randn, tinyattn.rand,
+                                  tinyattn.arange])
+def test_creation_accepts_numpy_dtypes_as_well_as_names(backend, make):
+    assert make(3, dtype=np.float64).dtype == "float64"
+
+
+def test_randn_draws_float16_where_the_backend_has_it():
+    assert tinyattn.randn(4, dtype="float16", backend="numpy").dtype == "float16"
+
+
+def test_float32_stays_float32_through_every_op_and_its_backward(backend):
+    a = tinyattn.randn(4, 3, requires_grad=True)
+    b = tinyattn.randn(3, 5, requires_grad=True)
+    c = tinyattn.rand(5, requires_grad=True)
+    h = (a @ b + c) * 0.5 - 1                                                # matmul add mul sub
+    h = h.relu() + h.tanh() - h.sigmoid() / 3 + 2.0 ** h + (-h)              # ... div rpow neg
+    h = tinyattn.maximum(h, 0.1) + tinyattn.where(h > 0, h, h * 0.01)
+    h = h * (c.exp() + 1).log().sqrt() ** 3                                  # exp log sqrt pow
+    h = tinyattn.concat([h, h[1:3] * 2]).reshape(3, 2, 5).permute(2, 0, 1)   # slice concat shape
+    h = h[tinyattn.tensor([0, 4, 4])]                                        # gather (3, 3, 2)
+    loss = h.var(axis=0).sum() + h.max(axis=-1).mean() + h.min() + h.broadcast_to(2, 3, 3, 2).mean()
+    loss.backward()
+    assert loss.dtype == "float32"
+    assert [tinyattn.tensor(p.grad).dtype for p in (a, b, c)] == ["float32"] * 3
+
+
+def test_float64_upstream_gradient_does_not_promote_float32_grads(backend):
+    x = tinyattn.randn(2, 3, requires_grad=True)
+    (x * 2).backward(tinyattn.ones(2, 3, dtype="float64"))
+    assert tinyattn.tensor(x.grad).dtype == "float32"

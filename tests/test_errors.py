@@ -1,0 +1,180 @@
+"""Bad input gets a clear error: the op's name, and the shapes, dtypes or backends involved.
+
+Each test makes one wrong call and checks the message a user would read.
+"""
+import numpy as np
+import pytest
+
+import tinyattn
+
+
+# -- shapes ------------------------------------------------------------------------------------
+def test_matmul_names_the_shapes_that_do_not_line_up():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) do not line up: 3 != 4"):
+        tinyattn.randn(2, 3) @ tinyattn.randn(4, 5)
+
+
+def test_matmul_names_batch_dimensions_that_do_not_broadcast():
+    with pytest.raises(ValueError, match=r"matmul \(batch dimensions\): shapes \(2,\) and \(5,\)"):
+        tinyattn.randn(2, 3, 4) @ tinyattn.randn(5, 4, 2)
+
+
+def test_add_names_shapes_that_cannot_broadcast():
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 3\) cannot be broadcast together"):
+        tinyattn.randn(2, 3) + tinyattn.randn(4, 3)
+
+
+def test_mul_names_the_axis_where_the_sizes_clash():
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(2, 4\) .*axis -1: sizes \[3, 4\]"):
+        tinyattn.randn(2, 3) * tinyattn.randn(2, 4)
+
+
+def test_where_names_all_three_shapes():
+    condition = tinyattn.randn(2, 3) > 0
+    expected = r"where: shapes \(2, 3\) and \(2, 3\) and \(5,\) cannot be broadcast"
+    with pytest.raises(ValueError, match=expected):
+        tinyattn.where(condition, tinyattn.randn(2, 3), tinyattn.randn(5))
+
+
+def test_broadcast_to_names_the_source_and_target_shapes():
+    with pytest.raises(ValueError, match=r"broadcast_to: shapes \(2, 3\) and \(4, 5\) cannot be broadcast"):
+        tinyattn.randn(2, 3).broadcast_to(4, 5)
+
+
+def test_reshape_to_an_impossible_shape_counts_the_elements():
+    with pytest.raises(ValueError, match=r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) "
+                                         r"as shape \(4, 2\)"):
+        tinyattn.randn(2, 3).reshape(4, 2)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "max", "var"])
+def test_reduction_over_an_axis_out_of_range_names_op_and_rank(reduction):
+    x = tinyattn.randn(2, 3)
+    with pytest.raises(ValueError, match=rf"{reduction}: axis 2 is out of range for a tensor with 2 dims"):
+        getattr(x, reduction)(axis=2)
+
+
+# -- backward ----------------------------------------------------------------------------------
+def test_backward_from_a_non_scalar_needs_a_gradient():
+    y = tinyattn.randn(2, 3, requires_grad=True) * 2
+    expected = r"backward: called on a tensor of shape \(2, 3\) without a gradient"
+    with pytest.raises(RuntimeError, match=expected):
+        y.backward()
+
+
+def test_backward_with_a_wrongly_shaped_gradient_names_both_shapes():
+    y = tinyattn.randn(2, 3, requires_grad=True) * 2
+    expected = r"gradient shape \(3, 2\) does not match the tensor's shape \(2, 3\)"
+    with pytest.raises(ValueError, match=expected):
+        y.backward(tinyattn.ones(3, 2))
+
+
+def test_backward_with_a_gradient_on_another_backend_names_both():
+    y = tinyattn.randn(2, 3, requires_grad=True, backend="numpy") * 2
+    upstream = tinyattn.ones(2, 3, backend="array_api_strict")
+    with pytest.raises(TypeError, match="gradient lives on backend array_api_strict, the tensor on numpy"):
+        y.backward(upstream)
+
+
+def test_backward_from_a_tensor_without_a_graph_says_so():
+    with pytest.raises(RuntimeError, match="backward: this tensor does not require grad"):
+        tinyattn.randn(3).sum().backward()
+
+
+def test_second_backward_through_a_freed_graph_asks_for_retain_graph():
+    x = tinyattn.randn(3, requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="already freed.*retain_graph=True"):
+        loss.backward()
+
+
+def test_retain_graph_allows_a_second_backward_that_accumulates_exactly_twice():
+    x = tinyattn.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_array_equal(tinyattn.tensor(x.grad).numpy(), [4.0, -8.0, 12.0])
+
+
+# -- backends ----------------------------------------------------------------------------------
+def test_adding_tensors_of_two_backends_names_both():
+    a = tinyattn.randn(2, 3, backend="numpy")
+    b = tinyattn.randn(2, 3, backend="array_api_strict")
+    expected = r"add: inputs live on different backends \(numpy, array_api_strict\)"
+    with pytest.raises(TypeError, match=expected):
+        a + b
+
+
+def test_matmul_of_tensors_of_two_backends_names_both():
+    a = tinyattn.randn(2, 3, backend="array_api_strict")
+    b = tinyattn.randn(3, 2, backend="numpy")
+    expected = r"matmul: inputs live on different backends \(array_api_strict, numpy\)"
+    with pytest.raises(TypeError, match=expected):
+        a @ b
+
+
+def test_unknown_backend_lists_the_known_ones():
+    expected = r"unknown backend 'jax'; choose one of \['array_api_strict', 'cupy', 'numpy'\]"
+    with pytest.raises(ValueError, match=expected):
+        tinyattn.set_backend("jax")
+
+
+# -- dtypes ------------------------------------------------------------------------------------
+def test_integer_tensor_cannot_be_created_requiring_grad():
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad, this one is int64"):
+        tinyattn.tensor([1, 2, 3], requires_grad=True)
+
+
+def test_integer_tensor_cannot_be_marked_requires_grad_later():
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad, this one is int64"):
+        tinyattn.arange(3).requires_grad_()
+
+
+def test_unknown_dtype_lists_the_backends_dtypes():
+    expected = "dtype 'float128' is not available on backend 'numpy'; it has float32, float64"
+    with pytest.raises(TypeError, match=expected):
+        tinyattn.zeros(2, dtype="float128", backend="numpy")
+
+
+def test_dtype_missing_on_a_backend_names_the_backend():
+    with pytest.raises(TypeError, match="dtype 'float16' is not available on backend 'array_api_strict'"):
+        tinyattn.ones(2, dtype="float16", backend="array_api_strict")
+
+
+def test_randn_with_an_integer_dtype_says_samples_are_floating_point():
+    with pytest.raises(TypeError, match="randn: random samples are floating point; dtype int64 is not"):
+        tinyattn.randn(2, dtype="int64")
+
+
+def test_pow_with_a_tensor_exponent_points_to_exp_log():
+    x = tinyattn.rand(3) + 1.0
+    expected = r"pow: the exponent must be a Python number, got Tensor.*exp\(y \* log\(x\)\)"
+    with pytest.raises(TypeError, match=expected):
+        x ** x
+
+
+# -- indexing ----------------------------------------------------------------------------------
+def test_gather_index_out_of_range_names_index_axis_and_size():
+    table = tinyattn.randn(4, 3)
+    expected = r"index 4 is out of range for axis 0 of size 4 \(tensor of shape \(4, 3\)\)"
+    with pytest.raises(IndexError, match=expected):
+        table[tinyattn.tensor([0, 4])]
+
+
+def test_gather_negative_index_out_of_range_is_caught_too():
+    table = tinyattn.randn(4, 3)
+    with pytest.raises(IndexError, match="index -5 is out of range for axis 0 of size 4"):
+        table[tinyattn.tensor([-5])]
+
+
+def test_gather_with_a_float_index_asks_for_integers():
+    table = tinyattn.randn(4, 3)
+    with pytest.raises(IndexError, match="index arrays must hold integers, got float32"):
+        table[tinyattn.tensor([0.0, 1.0])]
+
+
+def test_setitem_into_a_tensor_requiring_grad_is_refused():
+    x = tinyattn.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="setitem: cannot assign into a tensor that requires grad"):
+        x[0] = 1.0
