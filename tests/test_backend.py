@@ -213,3 +213,32 @@ def test_float64_upstream_gradient_does_not_promote_float32_grads(backend):
     x = tinyattn.randn(2, 3, requires_grad=True)
     (x * 2).backward(tinyattn.ones(2, 3, dtype="float64"))
     assert tinyattn.tensor(x.grad).dtype == "float32"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_numpy_fast_paths_agree_with_numpy(dtype):
+    from tinyattn.backend import _fast_numpy_namespace
+    fast = _fast_numpy_namespace()
+    x = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 3).astype(dtype)
+    for axis in (None, 0, (0, 2), (0, 1, 2)):
+        for keepdims in (False, True):
+            expected = np.sum(x, axis=axis, keepdims=keepdims)
+            got = fast.sum(x, axis=axis, keepdims=keepdims)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    np.testing.assert_array_equal(fast.reshape(x, (5, -1)), np.reshape(x, (5, -1)))
+    np.testing.assert_array_equal(fast.permute_dims(x, (2, 0, 1)), np.permute_dims(x, (2, 0, 1)))
+
+
+def test_pytorch_device_names_map_to_backends():
+    assert tinyattn.get_backend("cpu").name == "numpy"
+    assert tinyattn.randn(2, backend="array_api_strict").to("cpu").backend.name == "numpy"
+
+
+def test_a_zero_dim_leaf_accumulates_into_an_array_of_its_own(backend):
+    scale = tinyattn.tensor(2.0, requires_grad=True)
+    for _ in range(2):
+        (scale * tinyattn.ones(3)).sum().backward()
+    assert scale.item() == 2.0 and float(scale.backend.to_numpy(scale.grad)) == 6.0
+    grad = scale.grad
+    grad -= 1.0                                     # an array, so updating it in place sticks
+    assert float(scale.backend.to_numpy(scale.grad)) == 5.0

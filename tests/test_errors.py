@@ -178,3 +178,25 @@ def test_setitem_into_a_tensor_requiring_grad_is_refused():
     x = tinyattn.zeros(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="setitem: cannot assign into a tensor that requires grad"):
         x[0] = 1.0
+
+
+def test_take_names_the_axis_the_user_asked_for():
+    with pytest.raises(IndexError, match="index 5 is out of range for axis 1 of size 3"):
+        tinyattn.take(tinyattn.randn(4, 3), tinyattn.tensor([5]), axis=1)
+
+
+def test_argmax_axis_out_of_range_names_the_op():
+    with pytest.raises(ValueError, match="argmax: axis 5 is out of range for a tensor with 2 dims"):
+        tinyattn.randn(4, 3).argmax(axis=5)
+
+
+def test_to_an_unknown_name_says_it_is_neither_backend_nor_dtype():
+    with pytest.raises(ValueError, match="'float128' is neither a backend"):
+        tinyattn.randn(2).to("float128")
+
+
+def test_an_index_from_another_backend_is_named():
+    with tinyattn.use_backend("array_api_strict"):
+        index = tinyattn.tensor([0])
+    with pytest.raises(TypeError, match="index on 'array_api_strict'"):
+        tinyattn.randn(3, backend="numpy")[index]

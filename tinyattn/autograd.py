@@ -160,10 +160,11 @@ def backward(root, grad=None, retain_graph=False):
 def _accumulate_leaf(leaf, grad):
     # The first gradient is copied: backward may hand out views (a broadcast, the same array to
     # both inputs of an add), and `.grad` must be an array of its own that optimisers may change.
+    # Later gradients are added in place into that array (as PyTorch accumulates).
     if leaf.grad is None:
         leaf.grad = leaf.backend.copy(grad)
     else:
-        leaf.grad = leaf.grad + grad
+        leaf.grad += grad
 
 
 def _topological_order(root):

@@ -93,10 +93,11 @@ def take(x, index, axis=0):
     """Slices of x along `axis` picked by an integer tensor `index` (any shape): the axis is
     replaced by index's axes. take(embedding_table, token_ids) is an embedding lookup."""
     axis = axis % x.ndim
+    checked = _ix.index_array(x, index, axis)
     if axis == 0:
-        return _ix.gather(x, [_ix.index_array(x, index, 0)])
+        return _ix.gather(x, [checked])
     moved = x.permute(axis, *[a for a in range(x.ndim) if a != axis])
-    picked = _ix.gather(moved, [_ix.index_array(moved, index, 0)])      # (*I, rest...)
+    picked = _ix.gather(moved, [checked])                               # (*I, rest...)
     k = picked.ndim - (x.ndim - 1)                                      # index's rank
     order = list(range(k, k + axis)) + list(range(k)) + list(range(k + axis, picked.ndim))
     return picked.permute(*order)

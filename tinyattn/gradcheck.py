@@ -29,8 +29,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directional=False, se
     Returns True, or raises GradcheckError naming the input and its worst element.
     """
     rng = np.random.default_rng(seed)
-    inputs = [x.detach().double().requires_grad_(x.requires_grad) if isinstance(x, Tensor) else x
-              for x in inputs]
+    # floating tensors become float64 copies; integer ids, boolean masks and the rest pass through
+    inputs = [x.detach().double().requires_grad_(x.requires_grad)
+              if isinstance(x, Tensor) and x.dtype.startswith("float") else x for x in inputs]
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input requires grad, so there is nothing to check")

@@ -10,6 +10,8 @@ of the tensor's dtype, normalising axes) and hands the arrays to a primitive in 
 Deliberate difference from PyTorch: `dtype` is a name ("float32"), the same on every backend, so
 `x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_api_strict.
 """
+import math
+
 import numpy as np
 
 from . import autograd
@@ -60,7 +62,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     def __len__(self):
         if self.ndim == 0:
@@ -121,6 +123,14 @@ class Tensor:
         A backend move makes a new leaf (keeping requires_grad); a dtype change is differentiable."""
         if target in DTYPE_NAMES:
             target, dtype = None, target
+        if dtype is not None and dtype not in DTYPE_NAMES:
+            raise TypeError(f"to: unknown dtype {dtype!r}; tinyattn knows {', '.join(DTYPE_NAMES)}")
+        if isinstance(target, str):
+            try:
+                get_backend(target)
+            except ValueError:
+                raise ValueError(f"to: {target!r} is neither a backend (numpy, cupy, array_api_strict, "
+                                 f"cpu, cuda) nor a dtype ({', '.join(DTYPE_NAMES)})") from None
         out = self
         if target is not None and get_backend(target) is not self.backend:
             moved = get_backend(target).asarray(self.backend.to_numpy(self.data))
@@ -265,8 +275,11 @@ class Tensor:
         """Positions of the largest values (not differentiable)."""
         axis = dim if dim is not None else axis
         keepdims = keepdim if keepdim is not None else keepdims
-        data = self.data if axis is not None else self.backend.xp.reshape(self.data, (-1,))
-        return Tensor._make(self.backend.xp.argmax(data, axis=axis, keepdims=keepdims), False, None)
+        if axis is None:                     # the position in the flattened tensor, as PyTorch
+            return Tensor._make(self.backend.xp.argmax(self.backend.xp.reshape(self.data, (-1,))),
+                                False, None)
+        (axis,), _ = _reduce_args("argmax", self.ndim, axis, None, keepdims, None)
+        return Tensor._make(self.backend.xp.argmax(self.data, axis=axis, keepdims=keepdims), False, None)
 
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -366,7 +379,7 @@ def _to_array(data, backend, dtype):
     if dtype is not None and dtype not in DTYPE_NAMES:
         dtype = np.dtype(dtype).name
     kind = type(data)
-    if kind is np.ndarray or isinstance(data, np.generic) or kind is type(backend.xp.zeros(0)):
+    if kind is np.ndarray or isinstance(data, np.generic) or kind is backend.array_type:
         return backend.asarray(data, dtype)
     try:
         source = backend_of(data)

@@ -246,7 +246,8 @@ class Relu(Function):
         return out
 
     def backward(self, g):
-        return (namespace(g).where(self.saved > 0, g, 0.0),)
+        xp = namespace(g)
+        return (g * xp.astype(self.saved > 0, g.dtype),)     # a product: faster than where()
 
 
 class Cast(Function):

@@ -117,6 +117,9 @@ def index_array(x, k, axis):
     Checked here because CuPy would not raise on an index out of range: it wraps around."""
     from ..tensor import Tensor
     backend = x.backend
+    if isinstance(k, Tensor) and k.backend is not backend:
+        raise TypeError(f"indexing: the tensor lives on backend {backend.name!r}, the index on "
+                        f"{k.backend.name!r}; move one with `.to(...)`")
     k = k.data if isinstance(k, Tensor) else backend.asarray(k)
     kind = backend.dtype_names.get(k.dtype, str(k.dtype))
     if not kind.startswith(("int", "uint")):
