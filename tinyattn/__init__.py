@@ -21,6 +21,8 @@ from .functions import (
     stack,
     take,
     tanh,
+    tril,
+    triu,
     where,
 )
 from .gradcheck import GradcheckError, gradcheck

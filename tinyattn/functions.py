@@ -4,6 +4,7 @@ PyTorch code writes `torch.exp(x)` as often as `x.exp()`; both work here. Functi
 several tensors (concat, stack, where, maximum) live only here.
 """
 from .autograd import check_same_backend
+from .creation import arange
 from .ops import elementwise as _ew
 from .ops import index as _ix
 from .ops import shape as _shp
@@ -65,6 +66,24 @@ def where(condition, a, b):
     return _ew.Where.apply(a, b, cond=cond)
 
 
+def tril(x, diagonal=0):
+    """The lower triangle of the last two axes of x (elements on or below `diagonal`), zeros above."""
+    return where(_triangle(x, diagonal), x, 0.0)
+
+
+def triu(x, diagonal=0):
+    """The upper triangle of the last two axes of x (elements on or above `diagonal`), zeros below.
+    The Annotated Transformer's mask: triu(ones(T, T), diagonal=1) == 0 is the causal mask."""
+    return where(_triangle(x, diagonal - 1), 0.0, x)
+
+
+def _triangle(x, diagonal):
+    """Boolean (rows, cols): True where col - row <= diagonal."""
+    rows = arange(x.shape[-2], backend=x.backend).unsqueeze(-1)
+    cols = arange(x.shape[-1], backend=x.backend).unsqueeze(0)
+    return (cols - rows) <= diagonal
+
+
 def _pair(a, b):
     """Two operands as tensors; a Python number takes the other's dtype."""
     if isinstance(a, Tensor):
@@ -104,4 +123,4 @@ def take(x, index, axis=0):
 
 
 __all__ = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "maximum", "where",
-           "concat", "cat", "stack", "take", "matmul"]
+           "tril", "triu", "concat", "cat", "stack", "take", "matmul"]

@@ -313,6 +313,17 @@ class Tensor:
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
 
+    def t(self):
+        """The transpose of a matrix (PyTorch's x.t())."""
+        if self.ndim != 2:
+            raise ValueError(f"t: expects a matrix, got shape {self.shape}; use transpose(d0, d1)")
+        return self.T
+
+    def masked_fill(self, mask, value):
+        """A copy with `value` wherever the boolean `mask` (broadcastable) is True, as PyTorch:
+        scores.masked_fill(mask == 0, -1e9). The filled places get no gradient."""
+        return _functions.where(mask, value, self)
+
     def broadcast_to(self, *shape):
         shape = _shape_arg(shape)
         return self if shape == self.shape else _shp.BroadcastTo.apply(self, shape=shape)
@@ -414,6 +425,7 @@ def _reduce_args(op, ndim, axis, dim, keepdims, keepdim):
 
 
 # The primitives build on Function (autograd) which builds on Tensor: import them last.
+from . import functions as _functions  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import index as _ix  # noqa: E402
 from .ops import matmul as _mm  # noqa: E402

@@ -6,7 +6,7 @@ get here, so float32 stays float32.
 """
 import math
 
-from ..autograd import Function
+from ..autograd import Function, check_same_backend
 from ..backend import namespace
 from ..special import erf
 from .broadcast import broadcast_shape, unbroadcast
@@ -15,14 +15,34 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 class Binary(Function):
-    """A broadcasting binary op: explains shape clashes, saves the input shapes for backward."""
+    """A broadcasting binary op: explains shape clashes, and promotes mixed dtypes as PyTorch
+    does: an integer operand takes the floating operand's dtype (arange(4) * 0.5 is float32;
+    NumPy would make it float64, and the array API standard refuses to mix kinds at all)."""
 
     __slots__ = ()
+
+    @classmethod
+    def apply(cls, a, b):
+        if a.data.dtype is not b.data.dtype:        # dtypes are shared objects: `is` is the fast test
+            check_same_backend(cls.__name__.lower(), [a.data, b.data])
+            if a.data.dtype != b.data.dtype:
+                a, b = _promote(a, b)
+        return super().apply(a, b)
 
     @classmethod
     def explain_failure(cls, error, a, b, **params):
         broadcast_shape(cls.__name__.lower(), a.shape, b.shape)   # raises if that is the problem
         super().explain_failure(error, a, b, **params)
+
+
+def _promote(a, b):
+    """a, b with an integer (or bool) operand cast to the other's floating dtype."""
+    a_float, b_float = a.dtype.startswith("float"), b.dtype.startswith("float")
+    if a_float and not b_float:
+        return a, b.to(dtype=a.dtype)
+    if b_float and not a_float:
+        return a.to(dtype=b.dtype), b
+    return a, b
 
 
 class Add(Binary):
@@ -73,9 +93,15 @@ class Mul(Binary):
 
 
 class Div(Binary):
-    """a / b.   d/da = 1/b, d/db = -a/b^2 = -out/b."""
+    """a / b.   d/da = 1/b, d/db = -a/b^2 = -out/b. Integers divide as float32 (PyTorch's rule)."""
 
     __slots__ = ()
+
+    @classmethod
+    def apply(cls, a, b):
+        if not a.dtype.startswith("float") and not b.dtype.startswith("float"):
+            a = a.to(dtype="float32")
+        return super().apply(a, b)
 
     def forward(self, a, b):
         out = a / b
