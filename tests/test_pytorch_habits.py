@@ -117,3 +117,10 @@ def test_tril_triu_and_masked_fill_match_pytorch(torch):
 
 def test_to_device_names_from_pytorch_code():
     assert tinyattn.ones(2).to("cpu").backend.name == "numpy"
+
+
+def test_masks_combine_with_and_or_not(backend):
+    causal = tinyattn.causal_mask(3)
+    padding = tinyattn.tensor([True, True, False])
+    np.testing.assert_array_equal((causal & padding).numpy(), np.tril(np.ones((3, 3), bool)) & [1, 1, 0])
+    np.testing.assert_array_equal((~causal | padding).numpy(), ~np.tril(np.ones((3, 3), bool)) | [1, 1, 0])

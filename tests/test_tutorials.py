@@ -12,10 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # tutorial script -> (figures it must write, largest allowed final/initial loss ratio in quick mode,
 # or None for a tutorial that trains nothing: it must then print "RESULT all N checks passed")
 TUTORIALS = {
-    "01_autograd.py": (["spirals.png"], 0.6),
+    "01_autograd.py": (["spirals.png", "graph.png"], 0.6),
     "02_attention.py": (["tiny_example.png", "scale_variance.png", "scale_saturation.png", "masks.png",
                          "masked_weights.png", "multihead_weights.png", "positional_encoding.png",
                          "rope.png"], None),
+    "03_reverse.py": ([f"{task}_{kind}.png" for task in ("copy", "reverse")
+                       for kind in ("loss", "accuracy", "lr", "cross_attention")], 0.6),
 }
 
 

@@ -226,6 +226,18 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, "greater_equal")
 
+    # logical operators on boolean tensors (masks): mask & causal, ~mask
+    def __and__(self, other):
+        return self._compare(other, "logical_and")
+
+    def __or__(self, other):
+        return self._compare(other, "logical_or")
+
+    def __invert__(self):
+        if self.dtype != "bool":
+            raise TypeError(f"~: defined for boolean tensors (masks), got {self.dtype}")
+        return Tensor._make(self.backend.xp.logical_not(self.data), False, None)
+
     # -- elementwise functions -------------------------------------------------------------
     def exp(self):
         return _ew.Exp.apply(self)

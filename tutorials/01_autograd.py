@@ -10,23 +10,17 @@
 # it as a notebook with jupytext.
 
 # %%
-import argparse
 import math
 import time
 
 import numpy as np
+from _common import tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
+from tinyattn import viz
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--quick", action="store_true", help="a few steps only (for CI)")
-parser.add_argument("--backend", default="numpy", help="numpy | cupy | array_api_strict")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--out", default="out/01_autograd", help="directory for the figures")
-args, _ = parser.parse_known_args()
-tinyattn.set_backend(args.backend)
-tinyattn.manual_seed(args.seed)
+args = tutorial_args("Autograd from scratch", default_out="out/01_autograd")
 
 # %% [markdown]
 # ## A tiny expression, by hand
@@ -51,6 +45,49 @@ for name, leaf in (("a", a), ("b", b), ("c", c)):
     engine = float(leaf.backend.to_numpy(leaf.grad))
     print(f"dL/d{name}: by hand {by_hand[name]:6.1f}   engine {engine:6.1f}")
     assert engine == by_hand[name]
+
+# %% [markdown]
+# ## A layer of a network, by hand
+#
+# For one layer h = relu(x @ W + b) and a loss L = sum(h * u) (u: any fixed weights), the chain
+# rule in matrix form gives, with m = (x @ W + b > 0) the units that are active:
+#
+# - dL/dh = u,   dL/dz = u * m   (z = x @ W + b: relu passes gradient only where it was active)
+# - dL/dW = x^T @ dL/dz   (each weight W_ij meets every row's x_i and that row's dL/dz_j)
+# - dL/db = sum of dL/dz over the rows   (b was broadcast to every row, so its copies add up)
+# - dL/dx = dL/dz @ W^T
+#
+# The engine derives the same thing one node at a time. Both, side by side:
+
+# %%
+x_np = np.random.default_rng(args.seed).standard_normal((5, 3)).astype(np.float32)
+W_np = np.random.default_rng(args.seed + 1).standard_normal((3, 4)).astype(np.float32)
+b_np = np.zeros(4, dtype=np.float32)
+u_np = np.random.default_rng(args.seed + 2).standard_normal((5, 4)).astype(np.float32)
+
+z = x_np @ W_np + b_np                                  # by hand, with NumPy: (5, 4)
+dz = u_np * (z > 0)
+by_hand = {"W": x_np.T @ dz, "b": dz.sum(axis=0), "x": dz @ W_np.T}
+
+x_t, W_t, b_t = (tinyattn.tensor(a, requires_grad=True) for a in (x_np, W_np, b_np))
+layer_loss = ((x_t @ W_t + b_t).relu() * tinyattn.tensor(u_np)).sum()
+layer_loss.backward()
+for name, leaf in (("W", W_t), ("b", b_t), ("x", x_t)):
+    difference = np.abs(leaf.backend.to_numpy(leaf.grad) - by_hand[name]).max()
+    print(f"dL/d{name}: largest difference between hand and engine {difference:.1e}")
+    assert difference < 1e-5
+
+# %% [markdown]
+# ## The graph the engine recorded
+#
+# Every operation on a tensor that requires grad adds a node: the picture shows the leaves
+# (inputs and weights, blue), the operations (orange) and the intermediate tensors, from the
+# inputs on the left to the loss on the right. `backward()` walks it from right to left.
+
+# %%
+layer_loss = ((x_t @ W_t + b_t).relu() * tinyattn.tensor(u_np)).sum()
+print("graph picture written to", viz.draw_graph(layer_loss, f"{args.out}/graph.png",
+                                                  "The graph of sum(relu(x @ W + b) * u)"))
 
 # %% [markdown]
 # ## Checking a gradient with finite differences
@@ -138,7 +175,6 @@ def plot(out_dir):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    os.makedirs(out_dir, exist_ok=True)
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(11, 4.5))
     ax_loss.plot(losses)
     ax_loss.set(title="Training loss", xlabel="step", ylabel="cross-entropy", yscale="log")
