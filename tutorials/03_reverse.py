@@ -84,7 +84,8 @@ def train(task):
         history["loss"].append(loss.item())
         history["accuracy"].append(float(accuracy))
         progress.update(step, loss=history["loss"][-1], acc=history["accuracy"][-1])
-    print(f"{task}: trained {steps[task]} steps in {progress.elapsed():.0f}s; "
+    history["seconds"] = progress.elapsed()
+    print(f"{task}: trained {steps[task]} steps in {history['seconds']:.0f}s; "
           f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}")
     return model, history
 
@@ -116,6 +117,8 @@ for task in tasks:
     accuracy, src, predicted = exact_match(model, task)
     results[task] = (model, history, accuracy)
     print(f"{task}: exact match on 1,000 held-out sequences: {accuracy:.1%}")
+    print(f"METRIC {task}_exact_match {accuracy:.4f}")       # read by benchmarks/tutorial_targets.py
+    print(f"METRIC {task}_train_seconds {history['seconds']:.1f}")
     for row in range(3):
         print("   in ", data.tokens_to_digits(src[row]),
               "\n   out", data.tokens_to_digits(predicted[row][:-1]))

@@ -1,0 +1,88 @@
+"""Run the tutorials' full modes and check what they reach against the project's targets.
+
+Each tutorial prints `METRIC name value` lines; this script runs them one after another (so they
+do not compete for the cores), collects those lines, and prints a table of target, measured
+value, wall time and verdict, with the machine it ran on.
+
+    python benchmarks/tutorial_targets.py                  # everything (about 15-25 min on 2 cores)
+    python benchmarks/tutorial_targets.py --only reverse,copy
+    python benchmarks/tutorial_targets.py --text ~/tinyshakespeare.txt
+"""
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_TEXT = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+
+# name: (tutorial and arguments, metric, comparison, target, what the target says)
+TARGETS = {
+    "reverse": (["03_reverse.py", "--task", "reverse"], "reverse_exact_match", ">=", 0.99,
+                "reverse, length 10, digits 0-9: >= 99% exact match on 1,000 held-out sequences"),
+    "reverse time": (None, "reverse_train_seconds", "<=", 180.0, "... trained in <= 3 minutes"),
+    "copy": (["03_reverse.py", "--task", "copy"], "copy_exact_match", ">=", 1.0,
+             "copy, length 10: 100% exact match on 1,000 held-out sequences"),
+    "sort": (["04_gpt_algorithms.py", "--task", "sort"], "sort_exact_match", ">=", 0.99,
+             "GPT sorting: >= 99% exact match on held-out sequences"),
+    "addition": (["04_gpt_algorithms.py", "--task", "addition"], "addition_exact_match", ">=", 0.99,
+                 "GPT 2-digit addition: >= 99% on all held-out pairs"),
+    "char GPT": (["05_char_gpt.py", "--text", "{text}"], "val_loss", "<=", 1.90,
+                 "char GPT, nanoGPT CPU recipe, tiny Shakespeare: validation loss <= 1.90"),
+}
+
+
+def run(script_args, text):
+    """Run one tutorial's full mode; return its METRIC values and the wall time."""
+    command = [sys.executable, str(ROOT / "tutorials" / script_args[0])]
+    command += [a.format(text=text) for a in script_args[1:]] + ["--out", "out/targets"]
+    print("$", " ".join(command[1:]), flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        print(done.stdout[-2000:], done.stderr[-3000:])
+        return {}, seconds
+    metrics = dict(re.findall(r"^METRIC (\S+) (\S+)$", done.stdout, re.MULTILINE))
+    return {k: float(v) for k, v in metrics.items()}, seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma-separated names: " + ", ".join(TARGETS))
+    parser.add_argument("--text", default=str(SHARED_TEXT), help="the tiny-Shakespeare text file")
+    args = parser.parse_args()
+    wanted = [n for n in TARGETS if not args.only or n.split()[0] in args.only.split(",")]
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    machine = (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+               f"{env or 'OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE not set'}")
+
+    results, cache = [], {}
+    for name in wanted:
+        script_args, metric, op, target, meaning = TARGETS[name]
+        if script_args is not None:
+            cache[name] = run(script_args, args.text)
+        metrics, seconds = cache.get(name, cache.get(name.split()[0], ({}, 0.0)))
+        value = metrics.get(metric)
+        ok = value is not None and (value >= target if op == ">=" else value <= target)
+        results.append((meaning, value, seconds if script_args else None, ok))
+
+    print(f"\nmachine: {machine}")
+    print("| target | measured | whole run | verdict |\n|---|---|---|---|")
+    for meaning, value, seconds, ok in results:
+        shown = "failed to run" if value is None else f"{value:.4g}"
+        wall = "" if seconds is None else f"{seconds:.0f} s"
+        print(f"| {meaning} | {shown} | {wall} | {'met' if ok else 'MISSED'} |")
+    return 0 if all(r[-1] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
