@@ -7,8 +7,13 @@ The 8 outputs are put side by side again and mixed by one more projection, out_p
 In array terms the cutting is a reshape (B, T, 512) -> (B, T, 8, 64) and a permute to
 (B, 8, T, 64): the heads become a batch axis, and one batched matmul serves them all.
 """
+import math
+
+from .. import functional as F
 from ..attention import scaled_dot_product_attention
 from ..functions import concat
+from ..fused_attention import CausalSelfAttention
+from ..masks import causal_mask
 from .layers import Linear
 from .module import Module
 
@@ -48,6 +53,8 @@ class MultiHeadAttention(Module):
         if query.ndim != 3 or query.shape[-1] != self.d_model:
             raise ValueError(f"MultiHeadAttention: query must be (B, T, {self.d_model}), got {query.shape}")
         self_attention = key is None
+        if self_attention and self._can_fuse(mask, is_causal, need_weights, cache, rotary):
+            return self._fused_causal_self_attention(query, is_causal)
         key = query if key is None else key
         value = key if value is None else value
         past = cache["k"].shape[2] if cache and "k" in cache and self_attention else 0
@@ -73,6 +80,25 @@ class MultiHeadAttention(Module):
         out = self.out_proj(self._merge_heads(out))                      # (B, T_q, d_model)
         return (out, weights) if need_weights else out
 
+    def _can_fuse(self, mask, is_causal, need_weights, cache, rotary):
+        """Whether the fused path computes exactly what the readable one would: plain or causal
+        self-attention during training or evaluation, nothing else asked of it."""
+        return (mask is None and cache is None and rotary is None and not need_weights
+                and (self.dropout == 0.0 or not self.training))
+
+    def _fused_causal_self_attention(self, x, is_causal):
+        """The same computation as the general path, in two matrix products and one node
+        (fused_attention.py): q, k and v come from one product with the three weights stacked."""
+        parts = (self.q_proj, self.k_proj, self.v_proj)
+        weight = concat([p.weight for p in parts], axis=0)                      # (3C, C)
+        bias = concat([p.bias for p in parts], axis=0) if self.q_proj.bias is not None else None
+        qkv = F.linear(x, weight, bias)                                          # (B, T, 3C)
+        time = x.shape[1]
+        scores_bias = _causal_bias(time, x) if is_causal else None
+        out = CausalSelfAttention.apply(qkv, num_heads=self.num_heads, bias=scores_bias,
+                                        scale=1.0 / math.sqrt(self.head_dim))
+        return self.out_proj(out)
+
     def _split_heads(self, x):
         """(B, T, d_model) -> (B, H, T, head_dim)."""
         batch, time, _ = x.shape
@@ -85,3 +111,20 @@ class MultiHeadAttention(Module):
 
     def extra_repr(self):
         return f"d_model={self.d_model}, num_heads={self.num_heads}, dropout={self.dropout}"
+
+
+_bias_cache = {}
+
+
+def _causal_bias(time, like):
+    """(T, T) array to add to the scores: 0 on and below the diagonal, the most negative finite
+    number above it. Made once per length, dtype and backend, then reused every step."""
+    key = (time, like.dtype, like.backend.name)
+    if key not in _bias_cache:
+        backend = like.backend
+        most_negative = float(backend.xp.finfo(like.data.dtype).min)
+        allowed = causal_mask(time, backend=backend).data
+        zeros = backend.zeros((time, time), like.data.dtype)
+        _bias_cache[key] = backend.xp.where(allowed, zeros, most_negative)
+    return _bias_cache[key]
+
