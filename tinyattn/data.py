@@ -168,7 +168,8 @@ def download(url, sha256, cache_dir=None, filename=None):
     return path
 
 
-def tinyshakespeare(cache_dir=None, url=TINYSHAKESPEARE_URL):
-    """The tiny-Shakespeare text (1.1 MB), downloaded once into the cache and verified."""
-    path = download(url, TINYSHAKESPEARE_SHA256, cache_dir, filename="tinyshakespeare.txt")
+def tinyshakespeare(cache_dir=None, url=TINYSHAKESPEARE_URL, sha256=TINYSHAKESPEARE_SHA256):
+    """The tiny-Shakespeare text (1.1 MB), downloaded once into the cache and verified.
+    url and sha256 can point elsewhere (a mirror, or a test's small `file://` stand-in)."""
+    path = download(url, sha256, cache_dir, filename="tinyshakespeare.txt")
     return path.read_text(encoding="utf-8")
