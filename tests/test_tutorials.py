@@ -18,6 +18,9 @@ TUTORIALS = {
                          "rope.png"], None),
     "03_reverse.py": ([f"{task}_{kind}.png" for task in ("copy", "reverse")
                        for kind in ("loss", "accuracy", "lr", "cross_attention")], 0.6),
+    "04_gpt_algorithms.py": ([f"{task}_{kind}.png" for task in ("sort", "addition")
+                              for kind in ("loss", "accuracy", "attention_layer1", "attention_layer2")]
+                             + ["addition_held_out.png"], 0.6),
     "05_char_gpt.py": (["loss.png", "lr.png"], 0.75),
     "06_swap_backend.py": (["backends.png"], 0.85),
 }
