@@ -183,7 +183,9 @@ class Gelu(Function):
             t = xp.tanh((x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI)
             self.saved = (x, t, approximate)
             return x * (1.0 + t) * 0.5
-        cdf = (1.0 + erf(x * _INV_SQRT_2)) * 0.5
+        cdf = erf(x * _INV_SQRT_2)                  # a fresh array: updated in place below
+        cdf += 1.0
+        cdf *= 0.5
         self.saved = (x, cdf, approximate)
         return x * cdf
 
@@ -193,7 +195,14 @@ class Gelu(Function):
         if approximate == "tanh":
             du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
             return (g * ((1.0 + s) * 0.5 + x * (1.0 - s * s) * 0.5 * du),)
-        return (g * (s + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI),)
+        slope = x * x                                 # then phi(x) * x + Phi(x), in place
+        slope *= -0.5
+        slope = xp.exp(slope)
+        slope *= x
+        slope *= _INV_SQRT_2PI
+        slope += s
+        slope *= g
+        return (slope,)
 
 
 class Linear(Function):
@@ -209,14 +218,18 @@ class Linear(Function):
     def forward(self, x, weight, bias=None):
         xp = namespace(x)
         self.saved = (x, weight)
-        y = xp.matmul(x, xp.permute_dims(weight, (1, 0)))
-        return y if bias is None else y + bias
+        # (B, T, in) as one (B*T, in) matrix: one large product instead of B small ones
+        rows = xp.reshape(x, (-1, x.shape[-1]))
+        y = xp.matmul(rows, xp.permute_dims(weight, (1, 0)))
+        if bias is not None:
+            y += bias
+        return xp.reshape(y, tuple(x.shape[:-1]) + (weight.shape[0],))
 
     def backward(self, g):
         x, weight = self.saved
         xp = namespace(g)
         g2 = xp.reshape(g, (-1, g.shape[-1]))
-        dx = xp.matmul(g, weight) if self.needs_grad[0] else None
+        dx = xp.reshape(xp.matmul(g2, weight), x.shape) if self.needs_grad[0] else None
         dw = xp.matmul(xp.permute_dims(g2, (1, 0)), xp.reshape(x, (-1, x.shape[-1]))) \
             if self.needs_grad[1] else None
         if len(self.needs_grad) == 2:

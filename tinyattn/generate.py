@@ -45,9 +45,11 @@ def generate(model, idx, max_new_tokens, greedy=False, temperature=1.0, top_k=No
     idx = idx if isinstance(idx, Tensor) else Tensor(idx)
     cache = [] if use_cache else None
     logits = model(idx[:, -model.max_len:], cache=cache)
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         next_token = pick_next(logits[:, -1, :], greedy, temperature, top_k)
         idx = concat([idx, next_token.unsqueeze(1)], axis=1)
+        if step == max_new_tokens - 1:
+            break                                  # the last token needs no prediction after it
         if cache is not None and idx.shape[1] <= model.max_len:
             logits = model(next_token.unsqueeze(1), cache=cache)
         else:

@@ -39,10 +39,21 @@ def _erf_series(xp, x):
 
 
 def _erf_chebyshev(xp, x):
+    # Every step but the first few updates its array in place: on a large array each pass is
+    # cheap, and a fresh temporary per pass (allocation, first touch) would cost as much again.
     z = xp.abs(x)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = _ERFC_COEFFS[-1]
-    for c in reversed(_ERFC_COEFFS[:-1]):       # Horner's rule
-        poly = c + t * poly
-    erfc = t * xp.exp(poly - z * z)
-    return xp.where(x >= 0, 1.0 - erfc, erfc - 1.0)
+    t = z * 0.5
+    t += 1.0
+    t = 1.0 / t                                  # t = 1 / (1 + |x| / 2)
+    poly = t * _ERFC_COEFFS[-1]
+    for c in reversed(_ERFC_COEFFS[1:-1]):       # Horner's rule: poly = c + t * poly
+        poly += c
+        poly *= t
+    poly += _ERFC_COEFFS[0]
+    z *= z
+    poly -= z
+    result = xp.exp(poly)
+    result *= t                                  # erfc(|x|)
+    result -= 1.0                                # -erf(|x|)
+    result *= -xp.sign(x)                        # erf is odd; sign(0) = 0 gives erf(0) = 0
+    return result
