@@ -3,8 +3,9 @@
 Every function takes `dtype`, `requires_grad` and `backend` (the active one when omitted).
 Shapes may be given as separate ints or one tuple: zeros(2, 3) == zeros((2, 3)).
 """
+from .arguments import shape_arg
 from .backend import get_backend
-from .tensor import Tensor, _shape_arg
+from .tensor import Tensor
 
 
 def tensor(data, dtype=None, requires_grad=False, backend=None):
@@ -14,7 +15,7 @@ def tensor(data, dtype=None, requires_grad=False, backend=None):
 
 def _filled(make, shape, dtype, requires_grad, backend):
     b = get_backend(backend)
-    data = make(b, _shape_arg(shape), b.dtype(dtype or "float32"))
+    data = make(b, shape_arg(shape), b.dtype(dtype or "float32"))
     return Tensor._make(data, False, None).requires_grad_(requires_grad)
 
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from . import autograd
+from .arguments import reduce_args, shape_arg, to_array
 from .backend import DTYPE_NAMES, backend_of, get_backend
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -26,7 +27,7 @@ class Tensor:
     __hash__ = object.__hash__      # == compares elementwise, so hash by identity (as PyTorch)
 
     def __init__(self, data, dtype=None, requires_grad=False, backend=None):
-        self.data = _to_array(data, get_backend(backend), dtype)
+        self.data = to_array(data.data if isinstance(data, Tensor) else data, get_backend(backend), dtype)
         self.grad = None
         self.creator = None
         self.requires_grad = False
@@ -194,7 +195,7 @@ class Tensor:
         return _ew.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
-        return (self * float(np.log(base))).exp()          # base ** x = e^(x ln base)
+        return (self * math.log(base)).exp()                # base ** x = e^(x ln base)
 
     def __matmul__(self, other):
         return _mm.matmul(self, self._lift(other))
@@ -262,17 +263,17 @@ class Tensor:
 
     # -- reductions: `axis` (NumPy) or `dim` (PyTorch), `keepdims` or `keepdim` ----------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axes, keep = _reduce_args("sum", self.ndim, axis, dim, keepdims, keepdim)
+        axes, keep = reduce_args("sum", self.ndim, axis, dim, keepdims, keepdim)
         return _red.Sum.apply(self, axes=axes, keepdims=keep)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axes, keep = _reduce_args("mean", self.ndim, axis, dim, keepdims, keepdim)
+        axes, keep = reduce_args("mean", self.ndim, axis, dim, keepdims, keepdim)
         return _red.Mean.apply(self, axes=axes, keepdims=keep)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """The largest values (ties share the gradient). Unlike PyTorch's `max(dim)`, returns only
         the values; use `argmax` for the positions."""
-        axes, keep = _reduce_args("max", self.ndim, axis, dim, keepdims, keepdim)
+        axes, keep = reduce_args("max", self.ndim, axis, dim, keepdims, keepdim)
         return _red.Max.apply(self, axes=axes, keepdims=keep)
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -280,7 +281,7 @@ class Tensor:
 
     def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
         """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0."""
-        axes, keep = _reduce_args("var", self.ndim, axis, dim, keepdims, keepdim)
+        axes, keep = reduce_args("var", self.ndim, axis, dim, keepdims, keepdim)
         return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -290,12 +291,12 @@ class Tensor:
         if axis is None:                     # the position in the flattened tensor, as PyTorch
             return Tensor._make(self.backend.xp.argmax(self.backend.xp.reshape(self.data, (-1,))),
                                 False, None)
-        (axis,), _ = _reduce_args("argmax", self.ndim, axis, None, keepdims, None)
+        (axis,), _ = reduce_args("argmax", self.ndim, axis, None, keepdims, None)
         return Tensor._make(self.backend.xp.argmax(self.data, axis=axis, keepdims=keepdims), False, None)
 
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape):
-        shape = _shape_arg(shape)
+        shape = shape_arg(shape)
         if shape == self.shape:
             return self
         return _shp.Reshape.apply(self, shape=shape)
@@ -310,7 +311,7 @@ class Tensor:
         return self
 
     def permute(self, *dims):
-        dims = tuple(d % self.ndim for d in _shape_arg(dims))
+        dims = tuple(d % self.ndim for d in shape_arg(dims))
         if sorted(dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of {self.shape}")
         return _shp.Permute.apply(self, dims=dims)
@@ -337,12 +338,12 @@ class Tensor:
         return _functions.where(mask, value, self)
 
     def broadcast_to(self, *shape):
-        shape = _shape_arg(shape)
+        shape = shape_arg(shape)
         return self if shape == self.shape else _shp.BroadcastTo.apply(self, shape=shape)
 
     def expand(self, *sizes):
         """Broadcast to `sizes`, where -1 keeps an axis's size (PyTorch's spelling)."""
-        sizes = _shape_arg(sizes)
+        sizes = shape_arg(sizes)
         lead = len(sizes) - self.ndim
         if lead < 0 or -1 in sizes[:lead]:
             raise ValueError(f"expand: sizes {sizes} do not fit a tensor of shape {self.shape} "
@@ -392,48 +393,6 @@ class Tensor:
                                "of a graph; assign into x.detach() or create it under no_grad()")
         value = value.data if isinstance(value, Tensor) else self._lift(value).data
         self.data[_ix.basic_key(key, self.shape)] = value
-
-
-def _to_array(data, backend, dtype):
-    """Any array-like as an array of `backend`. Python floats become float32 (PyTorch's default),
-    arrays keep their dtype unless one is asked for."""
-    if isinstance(data, Tensor):
-        data = data.data
-    if dtype is not None and dtype not in DTYPE_NAMES:
-        dtype = np.dtype(dtype).name
-    kind = type(data)
-    if kind is np.ndarray or isinstance(data, np.generic) or kind is backend.array_type:
-        return backend.asarray(data, dtype)
-    try:
-        source = backend_of(data)
-    except TypeError:                       # Python numbers and (nested) lists
-        host = np.asarray(data)
-        if dtype is None and host.dtype == np.float64:
-            dtype = "float32"
-        return backend.asarray(host, dtype)
-    return backend.asarray(source.to_numpy(data), dtype)
-
-
-def _shape_arg(shape):
-    """reshape(2, 3) and reshape((2, 3)) both mean the shape (2, 3)."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return tuple(int(n) for n in shape)
-
-
-def _reduce_args(op, ndim, axis, dim, keepdims, keepdim):
-    """Normalise (axis | dim, keepdims | keepdim) to (a tuple of axes >= 0, a bool)."""
-    axis = dim if dim is not None else axis
-    keep = keepdim if keepdim is not None else keepdims
-    if axis is None:
-        return tuple(range(ndim)), keep
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-    if ndim == 0:       # PyTorch lets 0 and -1 name the single "axis" of a 0-d tensor; there is none
-        return (), keep
-    return tuple(sorted(a % ndim for a in axes)), keep
 
 
 # The primitives build on Function (autograd) which builds on Tensor: import them last.

@@ -1,0 +1,49 @@
+"""Normalising what users pass: array-likes to backend arrays, shapes, axes.
+
+PyTorch and NumPy accept several spellings of the same request (reshape(2, 3) or
+reshape((2, 3)); axis= or dim=; keepdims= or keepdim=); these turn each into the one form the
+primitives take, and reject what makes no sense with a message naming the op.
+"""
+import numpy as np
+
+from .backend import DTYPE_NAMES, backend_of
+
+
+def to_array(data, backend, dtype):
+    """Any array-like as an array of `backend`. Python floats become float32 (PyTorch's default),
+    arrays keep their dtype unless one is asked for."""
+    if dtype is not None and dtype not in DTYPE_NAMES:
+        dtype = np.dtype(dtype).name
+    kind = type(data)
+    if kind is np.ndarray or isinstance(data, np.generic) or kind is backend.array_type:
+        return backend.asarray(data, dtype)
+    try:
+        source = backend_of(data)
+    except TypeError:                       # Python numbers and (nested) lists
+        host = np.asarray(data)
+        if dtype is None and host.dtype == np.float64:
+            dtype = "float32"
+        return backend.asarray(host, dtype)
+    return backend.asarray(source.to_numpy(data), dtype)
+
+
+def shape_arg(shape):
+    """reshape(2, 3) and reshape((2, 3)) both mean the shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def reduce_args(op, ndim, axis, dim, keepdims, keepdim):
+    """Normalise (axis | dim, keepdims | keepdim) to (a tuple of axes >= 0, a bool)."""
+    axis = dim if dim is not None else axis
+    keep = keepdim if keepdim is not None else keepdims
+    if axis is None:
+        return tuple(range(ndim)), keep
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+    if ndim == 0:       # PyTorch lets 0 and -1 name the single "axis" of a 0-d tensor; there is none
+        return (), keep
+    return tuple(sorted(a % ndim for a in axes)), keep
