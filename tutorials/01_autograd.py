@@ -11,10 +11,9 @@
 
 # %%
 import math
-import time
 
 import numpy as np
-from _common import tutorial_args
+from _common import Progress, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -147,7 +146,7 @@ def model(x):
 steps = 200 if args.quick else 2000
 lr = 0.5
 losses = []
-start = time.perf_counter()
+progress = Progress(steps, tokens_per_step=len(points), every=max(1, steps // 10), unit="points")
 for step in range(steps):
     loss = F.cross_entropy(model(X), y)
     for p in params:
@@ -157,8 +156,7 @@ for step in range(steps):
         for p in params:
             p.data = p.data - lr * p.grad
     losses.append(loss.item())
-    if step % max(1, steps // 10) == 0 or step == steps - 1:
-        print(f"step {step:5d}  loss {losses[-1]:.4f}  ({time.perf_counter() - start:.1f}s)")
+    progress.update(step, loss=losses[-1])
 
 with tinyattn.no_grad():
     accuracy = float((model(X).argmax(axis=-1) == y).numpy().mean())

@@ -45,8 +45,8 @@ def _limit_blas_threads(threads):
 class Progress:
     """Prints `step 120/2000  loss 0.412  acc 93.1%  41k tok/s  0:21 left` every `every` steps."""
 
-    def __init__(self, total_steps, tokens_per_step=0, every=None):
-        self.total, self.tokens_per_step = total_steps, tokens_per_step
+    def __init__(self, total_steps, tokens_per_step=0, every=None, unit="tok"):
+        self.total, self.tokens_per_step, self.unit = total_steps, tokens_per_step, unit
         self.every = every or max(1, total_steps // 20)
         self.start = time.perf_counter()
 
@@ -60,7 +60,7 @@ class Progress:
         for name, value in metrics.items():
             parts.append(f"{name} {value:.1%}" if name.startswith("acc") else f"{name} {value:.4f}")
         if self.tokens_per_step:
-            parts.append(f"{done * self.tokens_per_step / elapsed / 1000:.0f}k tok/s")
+            parts.append(f"{done * self.tokens_per_step / elapsed / 1000:.0f}k {self.unit}/s")
         left = elapsed / done * (self.total - done)
         parts.append(f"{int(left // 60)}:{int(left % 60):02d} left")
         print("  ".join(parts), flush=True)
