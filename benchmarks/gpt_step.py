@@ -12,6 +12,7 @@ tinyattn/PyTorch, and the peak memory one step adds (Linux's VmHWM, reset before
     python benchmarks/gpt_step.py --backend cupy --config gpu   # on a machine with a GPU
 """
 import argparse
+import ctypes
 import os
 import platform
 import statistics
@@ -37,7 +38,14 @@ VOCAB = 65
 
 
 def peak_memory_of(fn):
-    """Bytes by which the process's peak resident memory rose while fn ran (Linux only)."""
+    """Bytes by which the process's peak resident memory rose while fn ran (Linux only).
+
+    Freed memory is first handed back to the system (glibc's malloc_trim), or memory that an
+    earlier step freed but the allocator kept would hide what this step needs."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")                      # resets VmHWM (the peak) to the current size
