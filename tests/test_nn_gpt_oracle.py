@@ -1,10 +1,12 @@
 """tinyattn.nn.GPT trained 50 steps with tinyattn.optim.AdamW gives the same float64 loss curve
-as the same GPT written in PyTorch (below) trained with torch.optim.AdamW from the same weights.
+as the same GPT written in PyTorch (benchmarks/torch_gpt.py) trained with torch.optim.AdamW
+from the same weights.
 
 Fifty steps of Adam carry any difference in a gradient forward into every later loss, so this
 checks the model's forward and backward and the optimiser together, over a whole trajectory.
 """
-from collections import OrderedDict
+import sys
+from pathlib import Path
 
 import numpy as np
 from nn_twins import assert_grads_match, copy_into_torch
@@ -13,60 +15,11 @@ import tinyattn
 import tinyattn.functional as F
 from tinyattn import nn, optim
 
+# the PyTorch twin of GPT lives beside the benchmark that also uses it
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from torch_gpt import torch_gpt  # noqa: E402
+
 VOCAB, D_MODEL, HEADS, LAYERS, MAX_LEN = 13, 16, 2, 2, 8
-
-
-def _torch_gpt(torch):
-    """GPT-2's layout in PyTorch, with our parameter names: token and learned position
-    embeddings, pre-norm blocks of causal self-attention (separate q/k/v projections) and a
-    GELU feed-forward, a final norm, and a head tied to the token embedding."""
-    tnn, tF = torch.nn, torch.nn.functional
-
-    class CausalSelfAttention(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.q_proj, self.k_proj, self.v_proj, self.out_proj = (tnn.Linear(D_MODEL, D_MODEL)
-                                                                    for _ in range(4))
-
-        def forward(self, x):
-            batch, time, _ = x.shape
-            heads = lambda t: t.view(batch, time, HEADS, -1).transpose(1, 2)        # (B, H, T, hd)
-            out = tF.scaled_dot_product_attention(heads(self.q_proj(x)), heads(self.k_proj(x)),
-                                                  heads(self.v_proj(x)), is_causal=True)
-            return self.out_proj(out.transpose(1, 2).reshape(batch, time, D_MODEL))
-
-    class Block(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.self_attn = CausalSelfAttention()
-            self.feed_forward = tnn.Sequential(OrderedDict(linear1=tnn.Linear(D_MODEL, 4 * D_MODEL),
-                                                           gelu=tnn.GELU(),            # exact (erf)
-                                                           linear2=tnn.Linear(4 * D_MODEL, D_MODEL)))
-            self.norm1, self.norm2 = tnn.LayerNorm(D_MODEL), tnn.LayerNorm(D_MODEL)
-
-        def forward(self, x):
-            x = x + self.self_attn(self.norm1(x))
-            return x + self.feed_forward(self.norm2(x))
-
-    class GPT(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.token_embedding = tnn.Embedding(VOCAB, D_MODEL)
-            # a ModuleDict only so that the name is ours: position_embedding.embedding.weight
-            self.position_embedding = tnn.ModuleDict({"embedding": tnn.Embedding(MAX_LEN, D_MODEL)})
-            self.blocks = tnn.ModuleList(Block() for _ in range(LAYERS))
-            self.final_norm = tnn.LayerNorm(D_MODEL)
-            self.head = tnn.Linear(D_MODEL, VOCAB, bias=False)
-            self.head.weight = self.token_embedding.weight
-
-        def forward(self, idx):
-            positions = torch.arange(idx.shape[1])
-            x = self.token_embedding(idx) + self.position_embedding["embedding"](positions)
-            for block in self.blocks:
-                x = block(x)
-            return self.head(self.final_norm(x))
-
-    return GPT()
 
 
 def _batches(steps=50, batch=4, seed=0):
@@ -106,7 +59,8 @@ def _train_theirs(torch, model):
 
 def _pair(torch):
     ours = nn.GPT(VOCAB, D_MODEL, HEADS, LAYERS, MAX_LEN, dtype="float64")
-    return ours, copy_into_torch(ours, _torch_gpt(torch).double(), torch)
+    twin = torch_gpt(torch, VOCAB, D_MODEL, HEADS, LAYERS, MAX_LEN).double()
+    return ours, copy_into_torch(ours, twin, torch)
 
 
 def test_gpt_gradients_match_torch(torch, backend):

@@ -118,29 +118,6 @@ class FeedForward(Module):
         return f"activation={self.activation}"
 
 
-class Sequential(Module):
-    """Modules applied one after another: Sequential(Linear(2, 8), ReLU(), Linear(8, 1))."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        for i, m in enumerate(modules):
-            setattr(self, str(i), m)
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-
 class ModuleList(Module):
     """A list of modules whose parameters belong to the parent (a plain list would hide them)."""
 
@@ -150,7 +127,7 @@ class ModuleList(Module):
             self.append(m)
 
     def append(self, module):
-        setattr(self, str(len(self._modules)), module)
+        setattr(self, str(len(self._modules)), module)      # registered under "0", "1", ...
         return self
 
     def __getitem__(self, i):
@@ -161,6 +138,18 @@ class ModuleList(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Modules applied one after another: Sequential(Linear(2, 8), ReLU(), Linear(8, 1))."""
+
+    def __init__(self, *modules):
+        super().__init__(modules)
+
+    def forward(self, x):
+        for m in self:
+            x = m(x)
+        return x
 
 
 class ReLU(Module):
