@@ -2,7 +2,8 @@
 
 The model: 64 -> 128 -> 128 -> 10, ReLU between the layers, batch 64, float32, a softmax
 cross-entropy written from primitives (logits - logsumexp via max / exp / sum / log, then the
-target's log-probability picked with a one-hot mask), and a plain SGD update. Both libraries start
+target's log-probability picked with a one-hot mask), and an Adam update (each library's own
+optimiser, the same hyper-parameters). Both libraries start
 from the same weights, so their losses can be compared, and are timed alternately in one process
 (round after round) so that a change in the machine's speed affects both alike.
 
@@ -27,7 +28,7 @@ import tinyattn  # noqa: E402
 
 WIDTHS = (64, 128, 128, 10)
 BATCH = 64
-LR = 0.05
+LR = 1e-3
 
 
 def initial_weights(seed=0):
@@ -46,7 +47,7 @@ def batch(seed=1):
 
 
 # -- the same step, written once per library ----------------------------------------------------
-def tinyattn_step(params, x, onehot):
+def tinyattn_step(params, opt, x, onehot):
     h = x
     for i in range(0, len(params), 2):
         h = h @ params[i] + params[i + 1]
@@ -55,15 +56,13 @@ def tinyattn_step(params, x, onehot):
     m = h.max(axis=-1, keepdims=True).detach()          # for stability only: no gradient through it
     log_probs = h - m - (h - m).exp().sum(axis=-1, keepdims=True).log()
     loss = -(log_probs * onehot).sum() / BATCH
+    opt.zero_grad()
     loss.backward()
-    with tinyattn.no_grad():
-        for p in params:
-            p.data = p.data - LR * p.grad
-            p.grad = None
+    opt.step()
     return loss
 
 
-def torch_step(params, x, onehot):
+def torch_step(params, opt, x, onehot):
     h = x
     for i in range(0, len(params), 2):
         h = h @ params[i] + params[i + 1]
@@ -72,11 +71,9 @@ def torch_step(params, x, onehot):
     m = h.max(dim=-1, keepdim=True).values.detach()
     log_probs = h - m - (h - m).exp().sum(dim=-1, keepdim=True).log()
     loss = -(log_probs * onehot).sum() / BATCH
+    opt.zero_grad(set_to_none=True)
     loss.backward()
-    with torch.no_grad():
-        for p in params:
-            p -= LR * p.grad
-            p.grad = None
+    opt.step()
     return loss
 
 
@@ -84,13 +81,15 @@ def make_tinyattn(backend):
     params = [tinyattn.tensor(a, requires_grad=True, backend=backend)
               for layer in initial_weights() for a in layer]
     x, onehot = (tinyattn.tensor(a, backend=backend) for a in batch())
-    return lambda: tinyattn_step(params, x, onehot)
+    opt = tinyattn.optim.Adam(params, lr=LR)
+    return lambda: tinyattn_step(params, opt, x, onehot)
 
 
 def make_torch():
     params = [torch.tensor(a, requires_grad=True) for layer in initial_weights() for a in layer]
     x, onehot = (torch.tensor(a) for a in batch())
-    return lambda: torch_step(params, x, onehot)
+    opt = torch.optim.Adam(params, lr=LR)
+    return lambda: torch_step(params, opt, x, onehot)
 
 
 # -- measuring ------------------------------------------------------------------------------------
