@@ -9,6 +9,7 @@ tinyattn/PyTorch, and the peak memory one step adds (Linux's VmHWM, reset before
     python benchmarks/gpt_step.py                       # the three CPU configurations
     python benchmarks/gpt_step.py --config nano --rounds 9
     python benchmarks/gpt_step.py --sweep               # context 64..1024: time and memory plot
+    python benchmarks/gpt_step.py --flat                # resident memory over 1,000 steps
     python benchmarks/gpt_step.py --backend cupy --config gpu   # on a machine with a GPU
 """
 import argparse
@@ -162,6 +163,20 @@ def sweep(torch, args):
     print("plot written to", f"{args.out}/context_sweep.png")
 
 
+def flat_memory(torch, args, steps=1000):
+    """Resident memory of tinyattn's training loop (small config) at intervals over `steps`
+    steps: a loop that keeps something alive per step shows a steady climb."""
+    pair = Pair(torch, CONFIGS["small"], args.activation)
+    marks = {}
+    for step in range(1, steps + 1):
+        pair.our_step()
+        if step in (10, 100, 250, 500, 750, 1000):
+            marks[step] = _status("VmRSS") / 2**20
+    print("tinyattn small, resident MB after step: "
+          + ", ".join(f"{s}: {mb:.1f}" for s, mb in marks.items()))
+    print(f"growth from step 100 to step {steps}: {marks[steps] - marks[100]:+.1f} MB")
+
+
 def describe_machine(torch, threads):
     try:
         from threadpoolctl import threadpool_info
@@ -190,6 +205,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--activation", default="gelu", choices=["gelu", "gelu_tanh", "relu"])
     parser.add_argument("--sweep", action="store_true", help="context-length sweep instead")
+    parser.add_argument("--flat", action="store_true", help="memory over 1,000 steps instead")
     parser.add_argument("--out", default="out/benchmarks")
     args = parser.parse_args()
 
@@ -209,6 +225,8 @@ def main():
     describe_machine(torch, args.threads)
     if args.sweep:
         return sweep(torch, args)
+    if args.flat:
+        return flat_memory(torch, args)
     print(f"float32, AdamW, activation {args.activation}; median of {args.rounds} alternating rounds")
     print("config   ms/step: tinyattn  pytorch  ratio   tok/ms: tinyattn pytorch   peak MB: tinyattn pytorch"
           "   loss rel. diff")
