@@ -63,7 +63,7 @@ def _allowed(mask, is_causal, scores):
     if not fits:
         raise ValueError(f"scaled_dot_product_attention: mask of shape {shape} does not broadcast "
                          f"to the attention scores {scores.shape} (..., T_q, T_k)")
-    return mask if allowed is None else Tensor._make(mask.data & allowed.data, False, None)
+    return mask if allowed is None else mask & allowed
 
 
 def _most_negative(scores):

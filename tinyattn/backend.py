@@ -32,12 +32,14 @@ _ALIASES = {
 }
 
 
-def complete_namespace(module):
-    """The module as an array namespace, filling standard names it lacks from their old aliases."""
+def complete_namespace(module, replacements=None):
+    """The module as an array namespace, filling standard names it lacks from their old aliases;
+    `replacements` swaps in functions of the same meaning (faster ones, for NumPy)."""
     missing = {new: getattr(module, old) for new, old in _ALIASES.items()
                if not hasattr(module, new) and hasattr(module, old)}
     if not hasattr(module, "astype"):
         missing["astype"] = lambda x, dtype, copy=True: x.astype(dtype, copy=copy)
+    missing.update(replacements or {})
     if not missing:
         return module
     ns = types.SimpleNamespace(**{k: getattr(module, k) for k in dir(module) if not k.startswith("__")})
@@ -170,13 +172,11 @@ def _fast_numpy_namespace():
     """NumPy as a namespace, with three functions that the engine calls in every op replaced by
     the same operation minus NumPy's Python-level argument handling (a few microseconds a call,
     which add up over the hundreds of ops of a training step). Same results, same dtypes."""
-    base = complete_namespace(np)
-    ns = types.SimpleNamespace(**{k: getattr(base, k) for k in dir(base) if not k.startswith("__")})
-    ns.__name__ = "numpy"
-    ns.sum = lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
-    ns.reshape = lambda x, shape: x.reshape(shape)
-    ns.permute_dims = lambda x, axes: x.transpose(axes)
-    return ns
+    return complete_namespace(np, {
+        "sum": lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
+        "reshape": lambda x, shape: x.reshape(shape),
+        "permute_dims": lambda x, axes: x.transpose(axes),
+    })
 
 
 class StrictBackend(Backend):

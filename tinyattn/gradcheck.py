@@ -7,7 +7,9 @@ input; central differences give the same thing numerically:
     dL/dx_i  ~=  (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)        error O(eps^2)
 
 Everything runs in float64: in float32 the rounding error of L, about 1e-7 * |L| / eps, would be
-larger than the differences being measured.
+larger than the differences being measured. The bookkeeping (perturbing one element, summing L)
+happens on host NumPy copies, which every backend can give and take; fn itself runs on the
+inputs' own backend.
 """
 import numpy as np
 
