@@ -53,6 +53,8 @@ class Backend:
     """An array namespace and the extras the standard lacks. Subclasses fill in the extras."""
 
     name = "?"
+    # elements per block for cache-blocked elementwise chains (blocks.py); None: whole arrays
+    block_elements = None
 
     def __init__(self, xp, device=None):
         self.xp = xp
@@ -148,6 +150,7 @@ def _drawn(dtype):
 
 class NumpyBackend(Backend):
     name = "numpy"
+    block_elements = 32768           # 128 KB of float32: a block and its temporaries stay in L2
 
     def __init__(self):
         super().__init__(_fast_numpy_namespace())
@@ -183,6 +186,7 @@ class StrictBackend(Backend):
     """array_api_strict on its emulated device: the CPU-side proof that the engine would run on CuPy."""
 
     name = "array_api_strict"
+    block_elements = 32768           # blocked like NumPy, so CI runs the blocked loops on a device
 
     def __init__(self):
         import array_api_strict as xps

@@ -11,6 +11,7 @@ import math
 
 from .autograd import Function
 from .backend import backend_of, namespace
+from .blocks import map_rows
 from .special import erf
 
 
@@ -173,36 +174,48 @@ class Gelu(Function):
     Exact: dy/dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi) the normal density.
     Tanh:  with u = sqrt(2/pi) (x + 0.044715 x^3), t = tanh(u), y = x (1 + t) / 2:
            dy/dx = (1 + t) / 2 + x (1 - t^2) / 2 * sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    Both run block by block (blocks.py): the chains are long, and a block stays in cache.
+    Saved for backward: x and s, which is Phi(x) (exact) or t (tanh).
     """
 
     __slots__ = ()
 
     def forward(self, x, approximate):
-        xp = namespace(x)
-        if approximate == "tanh":
-            t = xp.tanh((x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI)
-            self.saved = (x, t, approximate)
-            return x * (1.0 + t) * 0.5
-        cdf = erf(x * _INV_SQRT_2)                  # a fresh array: updated in place below
-        cdf += 1.0
-        cdf *= 0.5
-        self.saved = (x, cdf, approximate)
-        return x * cdf
+        y, s = map_rows(_gelu_tanh if approximate == "tanh" else _gelu_exact, x, outputs=2)
+        self.saved = (x, s, approximate)
+        return y
 
     def backward(self, g):
         x, s, approximate = self.saved
-        xp = namespace(g)
-        if approximate == "tanh":
-            du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-            return (g * ((1.0 + s) * 0.5 + x * (1.0 - s * s) * 0.5 * du),)
-        slope = x * x                                 # then phi(x) * x + Phi(x), in place
-        slope *= -0.5
-        slope = xp.exp(slope)
-        slope *= x
-        slope *= _INV_SQRT_2PI
-        slope += s
-        slope *= g
-        return (slope,)
+        return (map_rows(_gelu_tanh_grad if approximate == "tanh" else _gelu_exact_grad, g, x, s),)
+
+
+def _gelu_exact(x):
+    cdf = erf(x * _INV_SQRT_2)                  # a fresh array: updated in place below
+    cdf += 1.0
+    cdf *= 0.5
+    return x * cdf, cdf
+
+
+def _gelu_exact_grad(g, x, cdf):
+    slope = x * x                               # then phi(x) * x + Phi(x), in place
+    slope *= -0.5
+    slope = namespace(x).exp(slope)
+    slope *= x
+    slope *= _INV_SQRT_2PI
+    slope += cdf
+    slope *= g
+    return slope
+
+
+def _gelu_tanh(x):
+    t = namespace(x).tanh((x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI)
+    return x * (1.0 + t) * 0.5, t
+
+
+def _gelu_tanh_grad(g, x, t):
+    du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+    return g * ((1.0 + t) * 0.5 + x * (1.0 - t * t) * 0.5 * du)
 
 
 class Linear(Function):

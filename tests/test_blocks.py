@@ -1,0 +1,32 @@
+"""Cache blocking (blocks.py) changes where an elementwise chain runs, never what it computes."""
+import numpy as np
+import pytest
+
+import tinyattn
+import tinyattn.functional as F
+from tinyattn.blocks import row_blocks
+
+
+@pytest.mark.parametrize("rows, width, size", [(10, 3, 7), (10, 3, 1), (1, 5, 4), (0, 4, 8), (9, 2, None)])
+def test_row_blocks_cover_every_row_once(rows, width, size):
+    class Fake:
+        block_elements = size
+    covered = [i for block in row_blocks(rows, width, Fake()) for i in range(rows)[block]]
+    assert covered == list(range(rows))
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_blocked_gelu_equals_the_whole_array_version(backend, monkeypatch, approximate):
+    """Blocks of 2 rows against one block: elementwise work is the same per element, so the two
+    agree exactly, forward and backward."""
+    rng = np.random.default_rng(0)
+    x_values, g_values = rng.standard_normal((2, 9, 4)), rng.standard_normal((2, 9, 4))
+    results = []
+    for size in (8, None):
+        monkeypatch.setattr(tinyattn.get_backend(), "block_elements", size)
+        x = tinyattn.tensor(x_values, dtype="float32", requires_grad=True)
+        y = F.gelu(x, approximate=approximate)
+        y.backward(tinyattn.tensor(g_values, dtype="float32"))
+        results.append((y.numpy(), x.backend.to_numpy(x.grad)))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

