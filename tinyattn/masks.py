@@ -42,3 +42,24 @@ def padding_mask(tokens=None, pad_id=None, lengths=None, max_len=None, backend=N
         lengths = lengths if isinstance(lengths, Tensor) else Tensor(lengths, backend=backend)
         keep = arange(max_len, backend=lengths.backend).unsqueeze(0) < lengths.unsqueeze(-1)
     return keep.unsqueeze(1).unsqueeze(1)
+
+
+def sliding_window_mask(num_queries, window, num_keys=None, backend=None):
+    """(T_q, T_k) mask letting each query see itself and the window - 1 keys just before it.
+
+    Local (sliding-window) causal attention: key j is allowed for the query at position p when
+    p - window < j <= p. Queries are aligned to the end of the keys as in causal_mask (query i
+    sits at position T_k - T_q + i); with window >= T_k it is causal_mask.
+
+        sliding_window_mask(5, 2) =  1 0 0 0 0
+                                     1 1 0 0 0
+                                     0 1 1 0 0
+                                     0 0 1 1 0
+                                     0 0 0 1 1
+    """
+    if window < 1:
+        raise ValueError(f"sliding_window_mask: window must be at least 1 (the query itself), got {window}")
+    num_keys = num_queries if num_keys is None else num_keys
+    query_pos = arange(num_keys - num_queries, num_keys, backend=backend).unsqueeze(-1)   # (T_q, 1)
+    key_pos = arange(num_keys, backend=backend).unsqueeze(0)                               # (1, T_k)
+    return (key_pos <= query_pos) & (key_pos > query_pos - window)
