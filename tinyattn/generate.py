@@ -4,7 +4,9 @@ At every step the model gives logits for the next token; we pick one (the most l
 greedy; or a random draw: sampling, sharpened by a temperature below 1 or restricted to the
 k most likely tokens), append it, and ask again. With a key/value cache each layer keeps the
 keys and values of the tokens already seen, so a step feeds only the new token through the
-model: one position of work instead of the whole prefix.
+model: one position of work instead of the whole prefix. That cache is the memory cost of
+decoding: 2 * num_layers * B * num_kv_heads * T * head_dim numbers (kv_cache_bytes measures it),
+which grouped-query attention shrinks by num_heads / num_kv_heads.
 """
 from .autograd import no_grad
 from .backend import get_backend
@@ -32,6 +34,16 @@ def pick_next(logits, greedy=False, temperature=1.0, top_k=None):
     u = get_backend(logits.backend).rand((probs.shape[0], 1), logits.dtype)
     chosen = xp.sum(xp.astype(cdf < u, xp.int64), axis=-1)
     return Tensor._make(xp.clip(chosen, 0, probs.shape[-1] - 1), False, None)
+
+
+def kv_cache_bytes(cache):
+    """Bytes held by the keys and values of a decoding cache: a MultiHeadAttention's dict, or a
+    model's list with one dict per layer (a Transformer decoder's split into "self" and "cross")."""
+    if isinstance(cache, Tensor):
+        return cache.numel() * (cache.backend.xp.finfo(cache.data.dtype).bits // 8)
+    if isinstance(cache, (list, dict)):
+        return sum(kv_cache_bytes(part) for part in (cache.values() if isinstance(cache, dict) else cache))
+    return 0
 
 
 @no_grad()

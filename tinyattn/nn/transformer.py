@@ -18,13 +18,15 @@ from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalP
 class TransformerEncoderLayer(Module):
     """Self-attention then feed-forward. x (B, T, d_model) -> same shape.
     forward(x, mask=None, is_causal=False, cache=None, rotary=None): mask and the rest go to
-    the self-attention (see MultiHeadAttention); is_causal makes it a GPT block."""
+    the self-attention (see MultiHeadAttention); is_causal makes it a GPT block.
+    num_kv_heads: fewer key/value heads than query heads (grouped-query attention)."""
 
     def __init__(self, d_model, num_heads, d_ff, dropout=0.1, activation="relu", norm_first=False,
-                 bias=True, dtype=None):
+                 bias=True, dtype=None, *, num_kv_heads=None):
         super().__init__()
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype,
+                                            num_kv_heads=num_kv_heads)
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation, bias=bias, dtype=dtype)
         self.norm1 = LayerNorm(d_model, dtype=dtype)
         self.norm2 = LayerNorm(d_model, dtype=dtype)
@@ -166,12 +168,15 @@ class GPT(Module):
     idx (B, T) token ids -> logits (B, T, vocab_size) for the next token at every position.
     positional="learned" (GPT-2) or "rotary" (RoPE in every attention, no position table).
     tie_weights=True (default) makes the head share the token embedding's weight.
+    num_kv_heads: key/value heads per attention, fewer than num_heads for grouped-query attention
+    (1: multi-query), which shrinks the decoding cache by num_heads / num_kv_heads.
     Weights start as in GPT-2: N(0, 0.02), with the projections into the residual stream
     scaled by 1/sqrt(2 * num_layers) so the residual sum does not grow with depth.
     """
 
     def __init__(self, vocab_size, d_model, num_heads, num_layers, max_len, d_ff=None, dropout=0.0,
-                 positional="learned", tie_weights=True, bias=True, activation="gelu", dtype=None):
+                 positional="learned", tie_weights=True, bias=True, activation="gelu", dtype=None, *,
+                 num_kv_heads=None):
         super().__init__()
         if positional not in ("learned", "rotary"):
             raise ValueError(f"GPT: positional must be 'learned' or 'rotary', got {positional!r}")
@@ -184,7 +189,7 @@ class GPT(Module):
         self.dropout = Dropout(dropout)
         self.blocks = ModuleList(
             TransformerEncoderLayer(d_model, num_heads, d_ff or 4 * d_model, dropout, activation,
-                                    norm_first=True, bias=bias, dtype=dtype)
+                                    norm_first=True, bias=bias, dtype=dtype, num_kv_heads=num_kv_heads)
             for _ in range(num_layers))
         self.final_norm = LayerNorm(d_model, dtype=dtype)
         self.head = Linear(d_model, vocab_size, bias=False, dtype=dtype)
