@@ -1,0 +1,194 @@
+"""Memory-efficient ("flash") attention: exact softmax attention without the T_q x T_k matrix.
+
+The readable `attention.scaled_dot_product_attention` builds the scores s = q k^T * scale and
+the weights softmax(s), both (..., T_q, T_k), and keeps them for backward. Everything else in
+attention grows like T (q, k, v, the output are (..., T, D)); these grow like T^2. At T = 4096
+with 8 sequences of 12 heads that is 8 * 12 * 4096^2 float32 numbers: 6.4 GB per matrix.
+
+Here keys are visited in blocks, and the softmax is computed *online*: each query row keeps a
+running max m (`row_max`), a running sum l = sum_j exp(s_j - m) (`row_sum`) and a running
+output acc = sum_j exp(s_j - m) v_j. A new block of scores s_B updates them, rescaling the old
+sums when the max grows (every old term was measured against the old max):
+
+    m'   = max(m, max_j s_Bj)
+    l'   = exp(m - m') l   + sum_j exp(s_Bj - m')
+    acc' = exp(m - m') acc + sum_j exp(s_Bj - m') v_j          and at the end  out = acc / l
+
+which is exactly softmax(s) v, one block at a time. Queries are blocked too, so the working set
+is one (block x block) tile of scores, whatever T is.
+
+Backward needs the weights P again. Saving them would bring the T^2 memory back, so backward
+*recomputes* each tile from q, k and the per-row log-sum-exp lse = m + log l (T_q numbers):
+P = exp(S - lse). One more matmul per tile buys O(T) memory. With dO = dL/dout, per tile:
+    dV += P^T dO,   dP = dO V^T,   dS = P * (dP - D),   dQ += dS K * scale,   dK += dS^T Q * scale
+where D_i = sum_j P_ij dP_ij = dO_i . out_i (softmax's backward), computed once from dO and out.
+"""
+import math
+
+from .autograd import Function
+from .backend import backend_of, namespace
+from .ops.broadcast import broadcast_shape, unbroadcast
+from .ops.matmul import swap_last
+from .tensor import FLOAT_DTYPES, Tensor
+
+
+def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, block_size=128):
+    """softmax(q k^T * scale + masking) v, computed block by block; same result as
+    `scaled_dot_product_attention`, in memory linear in the sequence lengths.
+
+    query (..., T_q, D), key (..., T_k, D), value (..., T_k, D_v) -> (..., T_q, D_v); the leading
+    axes of the three broadcast against each other (grouped-query attention passes one key/value
+    head for G query heads); gradients come back in each input's own shape.
+    mask: boolean, broadcastable to (..., T_q, T_k), **True where attention is allowed**.
+    is_causal: also hide keys after each query (aligned to the end when T_q < T_k; see causal_mask).
+    scale: defaults to 1 / sqrt(D). block_size: rows of queries and of keys per tile.
+    A query that may attend to no key gets output 0 (and zero gradients), not NaN.
+    """
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"flash_attention: {name} must be a Tensor, got {type(t).__name__}")
+        if t.ndim < 2:
+            raise ValueError(f"flash_attention: {name} must have shape (..., T, D), got {t.shape}")
+    if key.shape[-1] != query.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"flash_attention: query {query.shape}, key {key.shape} and value {value.shape} "
+                         "must share the width D (query, key) and the number of keys T_k (key, value)")
+    if query.dtype not in FLOAT_DTYPES or key.dtype != query.dtype or value.dtype != query.dtype:
+        raise TypeError(f"flash_attention: query, key and value must share one floating dtype, "
+                        f"got {query.dtype}, {key.dtype}, {value.dtype}")
+    batch = broadcast_shape("flash_attention (leading axes of query, key, value)",
+                            query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"flash_attention: block_size must be a positive integer, got {block_size!r}")
+    scores = batch + (query.shape[-2], key.shape[-2])
+    if mask is not None:
+        if isinstance(mask, Tensor) and mask.backend is not query.backend:
+            raise TypeError(f"flash_attention: the mask lives on backend {mask.backend.name}, the "
+                            f"query on {query.backend.name}; move it with .to({query.backend.name!r})")
+        mask = mask if isinstance(mask, Tensor) else Tensor(mask, backend=query.backend)
+        if mask.dtype != "bool":
+            raise TypeError(f"flash_attention: the mask must be boolean (True = may attend), "
+                            f"got {mask.dtype}")
+        if len(mask.shape) > len(scores) or any(
+                m not in (1, s) for m, s in zip(reversed(mask.shape), reversed(scores))):
+            raise ValueError(f"flash_attention: mask of shape {mask.shape} does not broadcast to the "
+                             f"attention scores {scores} (..., T_q, T_k)")
+        mask = mask.data
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    return FlashAttention.apply(query, key, value, mask=mask, is_causal=bool(is_causal), scale=scale,
+                                block=block_size)
+
+
+class FlashAttention(Function):
+    """q (..., T_q, D), k (..., T_k, D), v (..., T_k, D_v) -> (..., T_q, D_v); see the module doc.
+
+    Saves q, k, v, the output, the log-sum-exp (..., T_q, 1) of each row and the user's mask (an
+    array the caller already holds); it makes nothing of size T_q x T_k.
+
+    Both queries and keys are tiled. Tiling only keys would already avoid the T_q x T_k matrix,
+    but its tiles (T_q x block) still grow with T, and a causal mask could then skip nothing.
+    The price of two loops is Python overhead per tile (about ten array calls): with block 128 a
+    1024-token sequence is 64 tiles (36 when causal), small next to the matmuls inside them.
+    """
+
+    __slots__ = ()
+
+    def forward(self, q, k, v, mask, is_causal, scale, block):
+        xp, backend = namespace(q), backend_of(q)
+        t_q, t_k = q.shape[-2], k.shape[-2]
+        batch = broadcast_shape("flash_attention", q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        # the fill for masked scores: finite, so max and exp never meet inf - inf = NaN
+        lowest = float(xp.finfo(q.dtype).min)
+        outs, lses = [], []
+        for qs in _blocks(0, t_q, block):
+            rows = batch + (qs.stop - qs.start,)
+            q_tile = q[..., qs, :] * scale                     # scaling q is cheaper than scaling s
+            row_max = xp.full(rows + (1,), lowest, dtype=q.dtype, **backend.place)    # m
+            row_sum = backend.zeros(rows + (1,), q.dtype)                             # l
+            acc = backend.zeros(rows + (v.shape[-1],), q.dtype)
+            for ks in _key_blocks(qs, t_q, t_k, block, is_causal):
+                s = xp.matmul(q_tile, swap_last(xp, k[..., ks, :]))             # (..., bq, bk)
+                allowed = _allowed(backend, mask, is_causal, t_k - t_q, qs, ks)
+                if allowed is not None:
+                    s = xp.where(allowed, s, lowest)
+                new_max = xp.maximum(row_max, xp.max(s, axis=-1, keepdims=True))
+                p = xp.exp(s - new_max)
+                if allowed is not None:      # a row masked so far has new_max = lowest: exp(0) = 1
+                    p = xp.where(allowed, p, 0.0)
+                rescale = xp.exp(row_max - new_max)            # old sums were taken against row_max
+                row_sum = rescale * row_sum + xp.sum(p, axis=-1, keepdims=True)
+                acc *= rescale
+                acc += xp.matmul(p, v[..., ks, :])
+                row_max = new_max
+            # a row with no allowed key has acc = 0 and row_sum = 0: divide by 1, giving output 0
+            row_sum = xp.where(row_sum > 0.0, row_sum, 1.0)
+            outs.append(acc / row_sum)
+            lses.append(row_max + xp.log(row_sum))
+        out, lse = xp.concat(outs, axis=-2), xp.concat(lses, axis=-2)
+        self.saved = (q, k, v, out, lse, mask, is_causal, scale, block)
+        return out
+
+    def backward(self, g):
+        q, k, v, out, lse, mask, is_causal, scale, block = self.saved
+        xp, backend = namespace(g), backend_of(g)
+        t_q, t_k = q.shape[-2], k.shape[-2]
+        batch = out.shape[:-2]
+        lowest = float(xp.finfo(q.dtype).min)
+        delta = xp.sum(g * out, axis=-1, keepdims=True)         # D_i = dO_i . out_i   (..., T_q, 1)
+        dq = backend.zeros(batch + q.shape[-2:], q.dtype)       # summed over broadcast axes at the end
+        dks, dvs = [], []
+        # keys outside, queries inside: a key block's dK and dV are finished when its loop ends
+        for ks in _blocks(0, t_k, block):
+            k_tile, v_tile = k[..., ks, :], v[..., ks, :]
+            dk = backend.zeros(batch + k_tile.shape[-2:], q.dtype)
+            dv = backend.zeros(batch + v_tile.shape[-2:], q.dtype)
+            for qs in _query_blocks(ks, t_q, t_k, block, is_causal):
+                q_tile, g_tile = q[..., qs, :] * scale, g[..., qs, :]
+                s = xp.matmul(q_tile, swap_last(xp, k_tile)) - lse[..., qs, :]
+                allowed = _allowed(backend, mask, is_causal, t_k - t_q, qs, ks)
+                if allowed is not None:
+                    s = xp.where(allowed, s, lowest)           # exp(lowest) = 0: masked P is 0
+                p = xp.exp(s)                                  # the forward's weights, recomputed
+                dv += xp.matmul(swap_last(xp, p), g_tile)
+                ds = xp.matmul(g_tile, swap_last(xp, v_tile))  # dP, then dS = P * (dP - D)
+                ds -= delta[..., qs, :]
+                ds *= p
+                dq[..., qs, :] += xp.matmul(ds, k_tile) * scale
+                dk += xp.matmul(swap_last(xp, ds), q_tile)     # q_tile already carries the scale
+            dks.append(unbroadcast(xp, dk, k.shape[:-2] + dk.shape[-2:]))
+            dvs.append(unbroadcast(xp, dv, v.shape[:-2] + dv.shape[-2:]))
+        return unbroadcast(xp, dq, q.shape), xp.concat(dks, axis=-2), xp.concat(dvs, axis=-2)
+
+
+def _blocks(start, stop, block):
+    """Slices of `block` rows covering start:stop, starting on a multiple of `block`."""
+    first = start // block * block
+    return [slice(b, min(b + block, stop)) for b in range(first, stop, block)]
+
+
+def _key_blocks(qs, t_q, t_k, block, is_causal):
+    """The key blocks query rows qs may see. Causal: query i sits at position T_k - T_q + i and
+    sees keys up to it, so blocks wholly after the last query's position are skipped."""
+    return _blocks(0, min(t_k, t_k - t_q + qs.stop) if is_causal else t_k, block)
+
+
+def _query_blocks(ks, t_q, t_k, block, is_causal):
+    """The query blocks that may see key rows ks: causal, those from the first query at or after
+    the first key's position (the same tiles the forward visited)."""
+    return _blocks(max(0, ks.start - (t_k - t_q)) if is_causal else 0, t_q, block)
+
+
+def _allowed(backend, mask, is_causal, offset, qs, ks):
+    """(..., bq, bk) booleans: may query row i of qs attend to key j of ks? None if all may.
+
+    Built per tile: the causal part from positions (only for tiles that cross the diagonal),
+    the user's mask by slicing (an axis of size 1 broadcasts and is not sliced).
+    """
+    allowed = None
+    if is_causal and ks.stop - 1 > offset + qs.start:       # the tile's last key is after its first query
+        query_pos = backend.arange(offset + qs.start, offset + qs.stop, 1, None)
+        key_pos = backend.arange(ks.start, ks.stop, 1, None)
+        allowed = key_pos[None, :] <= query_pos[:, None]
+    if mask is not None:
+        tile = mask[..., qs if mask.shape[-2] > 1 else slice(None), ks if mask.shape[-1] > 1 else slice(None)]
+        allowed = tile if allowed is None else tile & allowed
+    return allowed
