@@ -6,6 +6,7 @@ from . import functional, nn, optim
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import BackendUnavailable, get_backend, manual_seed, set_backend, use_backend
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .flash_attention import flash_attention
 from .functions import (
     cat,
     concat,
@@ -27,8 +28,9 @@ from .functions import (
 )
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
-from .masks import causal_mask, padding_mask
+from .masks import causal_mask, padding_mask, sliding_window_mask
 from .tensor import Tensor
+from .window_attention import window_attention
 
 # dtypes are names, the same on every backend (see tensor.py)
 float16 = "float16"

@@ -16,14 +16,20 @@ H_kv = H / G it is G times smaller, and reading it each step G times faster; qua
 moves. num_kv_heads=1 is multi-query attention (MQA; Shazeer 2019): one key/value head for all.
 No key or value is copied per query head: the queries (B, H, T_q, D) are viewed as
 (B, H_kv, G, T_q, D) against keys and values (B, H_kv, 1, T_k, D), and the matmuls broadcast.
+
+How the attention itself is computed is a choice (`attention=`): the readable
+scaled_dot_product_attention ("standard"), flash_attention ("flash": the same numbers, in memory
+linear in T), or window_attention ("window": each token sees only the last W, at cost T * W).
 """
 import math
 
 from .. import functional as F
 from ..attention import scaled_dot_product_attention
+from ..flash_attention import flash_attention
 from ..functions import concat
 from ..fused_attention import CausalSelfAttention
-from ..masks import causal_mask
+from ..masks import causal_mask, sliding_window_mask
+from ..window_attention import window_attention
 from .layers import Linear
 from .module import Module
 
@@ -35,6 +41,18 @@ class MultiHeadAttention(Module):
     num_kv_heads: None (= num_heads, standard attention), a divisor of num_heads (grouped-query
       attention: each key/value head serves num_heads / num_kv_heads query heads), or 1
       (multi-query attention). See the module's docstring.
+    attention: which function attends (all take the same q, k, v and masks):
+      "standard"  scaled_dot_product_attention, the readable one, which forms the (T_q, T_k)
+                  weights (plain self-attention takes the fused fast path of fused_attention.py);
+      "flash"     flash_attention: the same result, by blocks of keys with an online softmax,
+                  in memory linear in T;
+      "window"    window_attention with window=W: causal sliding-window self-attention, each
+                  query sees itself and the W - 1 tokens before it (Mistral's), at cost T * W.
+                  A different function: standard attention with sliding_window_mask. It needs
+                  is_causal=True and no key/value; masks other than key padding (B, 1, 1, T) go
+                  the readable way with that mask.
+      Flash and window never form the weights: with need_weights=True the readable path computes
+      the same attention with its weights. Nor do they drop weights: they need dropout=0.0.
 
     forward(query, key=None, value=None, mask=None, is_causal=False, need_weights=False,
             cache=None, rotary=None)
@@ -49,11 +67,17 @@ class MultiHeadAttention(Module):
       appended to the cached ones, so each new token costs one position, not the whole prefix;
       for cross-attention (key given) they are computed once and reused. Keys and values are
       cached as (B, num_kv_heads, T, head_dim): grouped-query attention shrinks the cache.
+      With attention="window" the cache keeps only the last W - 1 keys and values (all that a
+      later query can see), so it stays bounded however long the text; cache["length"] counts
+      the positions seen. The new queries then attend by sliding_window_mask (aligned to the
+      end), and a mask must cover the kept keys and the new ones.
       rotary: a RotaryEmbedding to apply to queries and keys (positions continue after the cache).
     """
 
-    def __init__(self, d_model, num_heads, dropout=0.0, bias=True, dtype=None, *, num_kv_heads=None):
+    def __init__(self, d_model, num_heads, dropout=0.0, bias=True, dtype=None, *, num_kv_heads=None,
+                 attention="standard", window=None):
         super().__init__()
+        _check_attention(attention, window, dropout)
         if d_model % num_heads != 0:
             raise ValueError(f"MultiHeadAttention: d_model {d_model} is not divisible by num_heads "
                              f"{num_heads}; each head gets d_model / num_heads features")
@@ -64,7 +88,7 @@ class MultiHeadAttention(Module):
                              "query heads")
         self.d_model, self.num_heads, self.head_dim = d_model, num_heads, d_model // num_heads
         self.num_kv_heads = num_kv_heads
-        self.dropout = dropout
+        self.dropout, self.attention, self.window = dropout, attention, window
         kv_width = num_kv_heads * self.head_dim
         self.q_proj = Linear(d_model, d_model, bias=bias, dtype=dtype)
         self.k_proj = Linear(d_model, kv_width, bias=bias, dtype=dtype)
@@ -76,11 +100,14 @@ class MultiHeadAttention(Module):
         if query.ndim != 3 or query.shape[-1] != self.d_model:
             raise ValueError(f"MultiHeadAttention: query must be (B, T, {self.d_model}), got {query.shape}")
         self_attention = key is None
+        if self.attention == "window" and not (self_attention and is_causal):
+            raise ValueError("MultiHeadAttention: attention='window' is causal sliding-window "
+                             "self-attention: call it with is_causal=True and without key/value")
         if self_attention and self._can_fuse(mask, is_causal, need_weights, cache, rotary):
             return self._fused_causal_self_attention(query, is_causal)
         key = query if key is None else key
         value = key if value is None else value
-        past = cache["k"].shape[2] if cache and "k" in cache and self_attention else 0
+        past = cache.get("length", 0) if cache is not None and self_attention else 0
 
         q = self._split_heads(self.q_proj(query), self.num_heads)        # (B, H, T_q, head_dim)
         if cache is not None and not self_attention and "k" in cache:
@@ -93,41 +120,61 @@ class MultiHeadAttention(Module):
         if cache is not None:
             if past:
                 k, v = concat([cache["k"], k], axis=2), concat([cache["v"], v], axis=2)
-            cache["k"], cache["v"] = k, v
+            cache["k"], cache["v"] = self._kept_for_later(k), self._kept_for_later(v)
+            if self_attention:
+                cache["length"] = past + query.shape[1]
 
         if mask is not None and mask.ndim == 3:                          # (B, T_q, T_k): one per batch
             mask = mask.unsqueeze(1)
-        out, weights = self._attend_in_groups(q, k, v, mask, is_causal)
+        out, weights = self._attend_in_groups(q, k, v, mask, is_causal, need_weights)
         out = self.out_proj(self._merge_heads(out))                      # (B, T_q, d_model)
         return (out, weights) if need_weights else out
 
-    def _attend_in_groups(self, q, k, v, mask, is_causal):
-        """q (B, H, T_q, D), k and v (B, H_kv, T_k, D) -> out (B, H, T_q, D), weights (B, H, T_q, T_k).
-        Query head h uses key/value head h // G: the H query heads are viewed as H_kv groups of G
-        (the order of Llama's repeat_kv and PyTorch's enable_gqa), and k, v broadcast over G."""
+    def _attend_in_groups(self, q, k, v, mask, is_causal, need_weights):
+        """q (B, H, T_q, D), k and v (B, H_kv, T_k, D) -> out (B, H, T_q, D) and weights
+        (B, H, T_q, T_k) or None. Query head h uses key/value head h // G: the H query heads are
+        viewed as H_kv groups of G (the order of Llama's repeat_kv and PyTorch's enable_gqa), and
+        k, v broadcast over G."""
         groups = self.num_heads // self.num_kv_heads
         if groups == 1:
-            return self._attend(q, k, v, mask, is_causal)
+            return self._attend(q, k, v, mask, is_causal, need_weights)
         batch, _, t_q, _ = q.shape
         q = q.reshape(batch, self.num_kv_heads, groups, t_q, self.head_dim)     # (B, H_kv, G, T_q, D)
         k, v = k.unsqueeze(2), v.unsqueeze(2)                                   # (B, H_kv, 1, T_k, D)
         if mask is not None and mask.ndim == 4:                                 # (B, 1|H, T_q|1, T_k)
             mask = mask.unsqueeze(2) if mask.shape[1] == 1 else \
                 mask.reshape(mask.shape[0], self.num_kv_heads, groups, *mask.shape[2:])
-        out, weights = self._attend(q, k, v, mask, is_causal)
+        out, weights = self._attend(q, k, v, mask, is_causal, need_weights)
         return (out.reshape(batch, self.num_heads, t_q, self.head_dim),
-                weights.reshape(batch, self.num_heads, t_q, weights.shape[-1]))
+                None if weights is None else weights.reshape(batch, self.num_heads, t_q, weights.shape[-1]))
 
-    def _attend(self, q, k, v, mask, is_causal):
-        """Attention over heads that line up (or broadcast): (out, weights)."""
+    def _attend(self, q, k, v, mask, is_causal, need_weights):
+        """Attention over heads that line up (or broadcast), by self.attention: (out, weights or None)."""
+        if self.attention == "window":
+            t_q, t_k = q.shape[-2], k.shape[-2]
+            if not need_weights and t_q == t_k and (mask is None or mask.shape[-2] == 1):
+                return window_attention(q, k, v, self.window, mask=mask), None
+            # decoding (T_q < T_k), weights asked for, or a mask per query: the readable way
+            window = sliding_window_mask(t_q, self.window, t_k, backend=q.backend)
+            mask, is_causal = (window if mask is None else mask & window), False
+        elif self.attention == "flash" and not need_weights:
+            return flash_attention(q, k, v, mask=mask, is_causal=is_causal), None
         return scaled_dot_product_attention(q, k, v, mask=mask, is_causal=is_causal, return_weights=True,
                                             dropout_p=self.dropout if self.training else 0.0)
+
+    def _kept_for_later(self, x):
+        """What a cache keeps of keys or values (B, H_kv, T, D): all of them, or with a window the
+        last W - 1, the only ones a later query can still see."""
+        if self.attention != "window":
+            return x
+        return x[:, :, max(x.shape[2] - (self.window - 1), 0):]
 
     def _can_fuse(self, mask, is_causal, need_weights, cache, rotary):
         """Whether the fused path computes exactly what the readable one would: plain or causal
         self-attention during training or evaluation, nothing else asked of it."""
         return (mask is None and cache is None and rotary is None and not need_weights
-                and self.num_kv_heads == self.num_heads and (self.dropout == 0.0 or not self.training))
+                and self.attention == "standard" and self.num_kv_heads == self.num_heads
+                and (self.dropout == 0.0 or not self.training))
 
     def _fused_causal_self_attention(self, x, is_causal):
         """The same computation as the general path, in two matrix products and one node
@@ -153,8 +200,25 @@ class MultiHeadAttention(Module):
         return x.permute(0, 2, 1, 3).reshape(batch, time, self.d_model)
 
     def extra_repr(self):
+        window = f", window={self.window}" if self.window is not None else ""
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, num_kv_heads={self.num_kv_heads}, "
-                f"dropout={self.dropout}")
+                f"dropout={self.dropout}, attention={self.attention!r}{window}")
+
+
+def _check_attention(attention, window, dropout):
+    """Clear errors for an attention choice that cannot work (see MultiHeadAttention)."""
+    if attention not in ("standard", "flash", "window"):
+        raise ValueError(f"MultiHeadAttention: attention must be 'standard', 'flash' or 'window', "
+                         f"got {attention!r}")
+    if (attention == "window") != (window is not None):
+        raise ValueError(f"MultiHeadAttention: window=W goes with attention='window' and only with it "
+                         f"(got attention={attention!r}, window={window!r})")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ValueError(f"MultiHeadAttention: window must be an integer >= 1 (the query itself and "
+                         f"window - 1 tokens before it), got {window!r}")
+    if attention != "standard" and dropout:
+        raise ValueError(f"MultiHeadAttention: attention={attention!r} never forms the weights, so it "
+                         f"cannot drop them: use dropout=0.0, or attention='standard' (got {dropout})")
 
 
 _bias_cache = {}

@@ -19,14 +19,14 @@ class TransformerEncoderLayer(Module):
     """Self-attention then feed-forward. x (B, T, d_model) -> same shape.
     forward(x, mask=None, is_causal=False, cache=None, rotary=None): mask and the rest go to
     the self-attention (see MultiHeadAttention); is_causal makes it a GPT block.
-    num_kv_heads: fewer key/value heads than query heads (grouped-query attention)."""
+    num_kv_heads (grouped-query attention), attention and window: see MultiHeadAttention."""
 
     def __init__(self, d_model, num_heads, d_ff, dropout=0.1, activation="relu", norm_first=False,
-                 bias=True, dtype=None, *, num_kv_heads=None):
+                 bias=True, dtype=None, *, num_kv_heads=None, attention="standard", window=None):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype,
-                                            num_kv_heads=num_kv_heads)
+                                            num_kv_heads=num_kv_heads, attention=attention, window=window)
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation, bias=bias, dtype=dtype)
         self.norm1 = LayerNorm(d_model, dtype=dtype)
         self.norm2 = LayerNorm(d_model, dtype=dtype)
@@ -170,13 +170,15 @@ class GPT(Module):
     tie_weights=True (default) makes the head share the token embedding's weight.
     num_kv_heads: key/value heads per attention, fewer than num_heads for grouped-query attention
     (1: multi-query), which shrinks the decoding cache by num_heads / num_kv_heads.
+    attention="standard", "flash" or "window" (with window=W: each token sees the last W, and
+    the decoding cache keeps only W - 1 positions): see MultiHeadAttention.
     Weights start as in GPT-2: N(0, 0.02), with the projections into the residual stream
     scaled by 1/sqrt(2 * num_layers) so the residual sum does not grow with depth.
     """
 
     def __init__(self, vocab_size, d_model, num_heads, num_layers, max_len, d_ff=None, dropout=0.0,
                  positional="learned", tie_weights=True, bias=True, activation="gelu", dtype=None, *,
-                 num_kv_heads=None):
+                 num_kv_heads=None, attention="standard", window=None):
         super().__init__()
         if positional not in ("learned", "rotary"):
             raise ValueError(f"GPT: positional must be 'learned' or 'rotary', got {positional!r}")
@@ -187,9 +189,10 @@ class GPT(Module):
         self.rotary = RotaryEmbedding(d_model // num_heads, max_len, dtype=dtype) \
             if positional == "rotary" else None
         self.dropout = Dropout(dropout)
+        attention_args = dict(num_kv_heads=num_kv_heads, attention=attention, window=window)
         self.blocks = ModuleList(
             TransformerEncoderLayer(d_model, num_heads, d_ff or 4 * d_model, dropout, activation,
-                                    norm_first=True, bias=bias, dtype=dtype, num_kv_heads=num_kv_heads)
+                                    norm_first=True, bias=bias, dtype=dtype, **attention_args)
             for _ in range(num_layers))
         self.final_norm = LayerNorm(d_model, dtype=dtype)
         self.head = Linear(d_model, vocab_size, bias=False, dtype=dtype)
@@ -224,11 +227,10 @@ class GPT(Module):
 
 
 def _cached_length(cache):
-    """How many positions a decoding cache (a list of per-layer dicts) already holds."""
+    """How many positions a decoding cache (a list of per-layer dicts) has already seen."""
     if not cache:
         return 0
-    first = cache[0].get("self", cache[0])
-    return first["k"].shape[2] if "k" in first else 0
+    return cache[0].get("self", cache[0]).get("length", 0)
 
 
 def _layer_cache(cache, i, num_layers):
