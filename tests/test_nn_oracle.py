@@ -154,6 +154,16 @@ def test_fully_masked_query_gets_zero_output_and_zero_gradient(backend):
         assert np.all(np.isfinite(x.backend.to_numpy(x.grad)))
 
 
+def test_causal_queries_before_every_key_get_zero_output(backend):
+    # is_causal with T_q > T_k (end-aligned): the first T_q - T_k queries may see no key at all
+    q = tinyattn.randn(1, 5, 4, dtype="float64", requires_grad=True)
+    k, v = (tinyattn.randn(1, 3, 4, dtype="float64", requires_grad=True) for _ in range(2))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    masked = F.scaled_dot_product_attention(q, k, v, mask=tinyattn.causal_mask(5, 3))
+    assert np.all(out.numpy()[0, :2] == 0)
+    np.testing.assert_array_equal(out.numpy(), masked.numpy())
+
+
 def test_multi_head_attention_over_only_padding_gives_the_output_bias(backend):
     # a sequence whose keys are all padding: every head's output is 0, so out_proj leaves its bias
     attn = _randomise(nn.MultiHeadAttention(8, 2))
