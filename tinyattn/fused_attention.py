@@ -11,9 +11,21 @@ Backward, with g = dL/dy:
     dL/dv = w^T g,   dL/dw = g v^T,
     dL/ds = w * (dL/dw - sum_j w_j dL/dw_j)       (softmax's backward, row by row)
     dL/dq = dL/ds k * scale,   dL/dk = dL/ds^T q * scale
+
+Layout: the scores are computed and kept *transposed*, s^T = k q^T (B, H, T_k, T_q), so each
+query's softmax runs down a column. NumPy reduces short rows slowly (a max over 64 contiguous
+numbers is one scalar loop per row) but reduces down columns with vector instructions across
+all rows at once: the column max is 3x faster here. Sums down columns are a product with a
+ones row, (1, T_k) @ (T_k, T_q), faster still. The matrix products take the transposes as
+views, for free.
+
+Blocks: the work runs a few batch entries at a time (blocks.py), so that one block's scores
+and the temporaries made from them stay in cache (at B=16, H=8, T=128 the whole score array is
+8 MB; one batch entry's is 512 KB).
 """
 from .autograd import Function
-from .backend import namespace
+from .backend import backend_of, namespace
+from .blocks import row_blocks
 from .ops.matmul import swap_last
 
 
@@ -34,28 +46,37 @@ class CausalSelfAttention(Function):
         heads = xp.permute_dims(xp.reshape(qkv, (batch, time, 3, num_heads, head_dim)),
                                 (2, 0, 3, 1, 4))                              # (3, B, H, T, D) view
         q, k, v = heads[0, ...], heads[1, ...], heads[2, ...]
-        scores = xp.matmul(q, swap_last(xp, k))                               # (B, H, T, T)
-        scores *= scale
-        if bias is not None:
-            scores += bias
-        scores -= xp.max(scores, axis=-1, keepdims=True)
-        w = xp.exp(scores)
-        w /= xp.sum(w, axis=-1, keepdims=True)
-        y = xp.matmul(w, v)                                                   # (B, H, T, D)
-        self.saved = (q, k, v, w, scale)
+        backend = backend_of(qkv)
+        ones = backend.ones((1, time), qkv.dtype)                             # sums down columns
+        bias_t = None if bias is None else swap_last(xp, bias)
+        w = xp.empty((batch, num_heads, time, time), dtype=qkv.dtype, **backend.place)  # w^T, kept
+        y = xp.empty((batch, num_heads, time, head_dim), dtype=qkv.dtype, **backend.place)
+        for b in row_blocks(batch, num_heads * time * time, backend):
+            # the scale goes on q (T x D numbers) rather than on the scores (T x T)
+            s = xp.matmul(k[b, ...], swap_last(xp, q[b, ...] * scale))        # s^T (b, H, T_k, T_q)
+            if bias_t is not None:
+                s += bias_t
+            s -= xp.max(s, axis=-2, keepdims=True)
+            s = xp.exp(s)
+            s /= xp.matmul(ones, s)                                           # columns sum to 1
+            w[b, ...] = s
+            y[b, ...] = xp.matmul(swap_last(xp, s), v[b, ...])                # (b, H, T, D)
+        self.saved = (q, k, v, w, ones, scale)
         return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (batch, time, width))
 
     def backward(self, g):
-        q, k, v, w, scale = self.saved
+        q, k, v, w, ones, scale = self.saved                                  # w holds w^T
         xp = namespace(g)
         batch, heads, time, head_dim = q.shape
         gy = xp.permute_dims(xp.reshape(g, (batch, time, heads, head_dim)), (0, 2, 1, 3))
-        dv = xp.matmul(swap_last(xp, w), gy)
-        ds = xp.matmul(gy, swap_last(xp, v))                                  # dL/dw, then dL/ds
-        ds -= xp.sum(ds * w, axis=-1, keepdims=True)
-        ds *= w
-        ds *= scale
-        dq = xp.matmul(ds, k)
-        dk = xp.matmul(swap_last(xp, ds), q)
-        dqkv = xp.stack([dq, dk, dv], axis=0)                                 # (3, B, H, T, D)
+        backend = backend_of(g)
+        dqkv = xp.empty((3, batch, heads, time, head_dim), dtype=g.dtype, **backend.place)
+        for b in row_blocks(batch, heads * time * time, backend):
+            wb, gb = w[b, ...], gy[b, ...]
+            dqkv[2, b, ...] = xp.matmul(wb, gb)                               # dv
+            ds = xp.matmul(v[b, ...], swap_last(xp, gb))                      # (dL/dw)^T, then (dL/ds)^T
+            ds -= xp.matmul(ones, ds * wb)
+            ds *= wb
+            dqkv[0, b, ...] = xp.matmul(swap_last(xp, ds), k[b, ...] * scale)  # dq
+            dqkv[1, b, ...] = xp.matmul(ds, q[b, ...] * scale)                 # dk
         return (xp.reshape(xp.permute_dims(dqkv, (1, 3, 0, 2, 4)), (batch, time, 3 * heads * head_dim)),)
