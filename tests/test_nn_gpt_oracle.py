@@ -58,6 +58,7 @@ def _train_theirs(torch, model):
 
 
 def _pair(torch):
+    tinyattn.manual_seed(0)          # the same start whatever ran before (the learning check needs it)
     ours = nn.GPT(VOCAB, D_MODEL, HEADS, LAYERS, MAX_LEN, dtype="float64")
     twin = torch_gpt(torch, VOCAB, D_MODEL, HEADS, LAYERS, MAX_LEN).double()
     return ours, copy_into_torch(ours, twin, torch)
