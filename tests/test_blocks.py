@@ -30,3 +30,23 @@ def test_blocked_gelu_equals_the_whole_array_version(backend, monkeypatch, appro
         results.append((y.numpy(), x.backend.to_numpy(x.grad)))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_blocked_layer_norm_equals_the_whole_array_version(backend, monkeypatch):
+    """Blocks of 2 rows against one block, normalising over the last two axes. The weight and
+    bias gradients are summed block by block, in another order: float64 rounding only."""
+    rng = np.random.default_rng(0)
+    x_values, g_values = rng.standard_normal((7, 3, 4)), rng.standard_normal((7, 3, 4))
+    weight = rng.standard_normal((3, 4)) + 1.0
+    results = []
+    for size in (24, None):
+        monkeypatch.setattr(tinyattn.get_backend(), "block_elements", size)
+        norm = tinyattn.nn.LayerNorm((3, 4), dtype="float64")
+        norm.weight.data = tinyattn.tensor(weight, dtype="float64").data
+        x = tinyattn.tensor(x_values, dtype="float64", requires_grad=True)
+        y = norm(x)
+        y.backward(tinyattn.tensor(g_values, dtype="float64"))
+        grads = [x.grad, norm.weight.grad, norm.bias.grad]
+        results.append([y.numpy()] + [x.backend.to_numpy(g) for g in grads])
+    for blocked, whole in zip(*results):
+        np.testing.assert_allclose(blocked, whole, rtol=1e-12, atol=1e-14)
