@@ -41,7 +41,8 @@ def test_fused_self_attention_passes_gradcheck(backend):
 
     qkv = tinyattn.randn(2, 4, 12, dtype="float64", requires_grad=True)
     bias = _causal_bias(4, qkv)
-    assert tinyattn.gradcheck(lambda t: CausalSelfAttention.apply(t, num_heads=2, bias=bias, scale=0.4), qkv)
+    attend = lambda t: CausalSelfAttention.apply(t, num_heads=2, bias_t=bias, scale=0.4)
+    assert tinyattn.gradcheck(attend, qkv)
 
 
 def test_dropout_in_training_takes_the_readable_path():

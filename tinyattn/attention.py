@@ -38,7 +38,7 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0, is
     if allowed is not None:
         scores = where(allowed, scores, _most_negative(scores))
     weights = F.softmax(scores, axis=-1)
-    if mask is not None or scores.shape[-2] > scores.shape[-1]:
+    if mask is not None or (is_causal and scores.shape[-2] > scores.shape[-1]):
         # a row with nothing allowed (a masked one, or with is_causal a query before every key)
         # had a uniform softmax over the fill value: zero it
         weights = weights * allowed.to(dtype=weights.dtype)

@@ -11,7 +11,7 @@ import math
 
 from .autograd import Function
 from .backend import backend_of, namespace
-from .blocks import map_rows, row_blocks
+from .blocks import for_each_block, map_rows, row_blocks
 from .special import erf
 
 
@@ -148,40 +148,50 @@ class LayerNorm(Function):
     def forward(self, x, weight, bias, axes, eps):
         xp = namespace(x)
         backend = backend_of(x)
-        rows = xp.reshape(x, (-1, math.prod(weight.shape)))                            # (N, n)
+        rows = xp.reshape(x, (-1, math.prod(weight.shape)))                       # (N, n)
         w, b = xp.reshape(weight, (-1,)), xp.reshape(bias, (-1,))
         averager = backend.ones((rows.shape[1], 1), x.dtype) / rows.shape[1]         # (n, 1)
         xhat, y = xp.empty_like(rows), xp.empty_like(rows)
         r = xp.empty((rows.shape[0], 1), dtype=x.dtype, **backend.place)
-        for block in row_blocks(rows.shape[0], rows.shape[1], backend):
+
+        def normalise(block):
             centred = rows[block, ...] - xp.matmul(rows[block, ...], averager)
             rb = 1.0 / xp.sqrt(xp.matmul(centred * centred, averager) + eps)
             centred *= rb
             xhat[block, ...], r[block, ...] = centred, rb
-            y[block, ...] = centred * w + b
-        self.saved = (xhat, r, weight, averager)
+            centred *= w
+            centred += b
+            y[block, ...] = centred
+
+        for_each_block(normalise, row_blocks(rows.shape[0], rows.shape[1], backend))
+        self.saved = (xhat, r, weight)
         return xp.reshape(y, x.shape)
 
     def backward(self, g):
-        xhat, r, weight, averager = self.saved
+        # mean(dxhat) = g @ w / n and mean(dxhat * xhat) = (g * xhat) @ w / n: two matrix-vector
+        # products, and g * xhat is also what dw sums, so it is formed once
+        xhat, r, weight = self.saved
         xp = namespace(g)
-        backend = backend_of(g)
         g2 = xp.reshape(g, xhat.shape)
         w = xp.reshape(weight, (-1,))
+        w_over_n = xp.reshape(w, (-1, 1)) / w.shape[0]                              # (n, 1)
         dx = xp.empty_like(g2) if self.needs_grad[0] else None
-        dw = xp.zeros(w.shape, dtype=g.dtype, **backend.place)
-        for block in row_blocks(g2.shape[0], g2.shape[1], backend):
+
+        def backprop(block):
             gb, xb = g2[block, ...], xhat[block, ...]
-            dw += xp.sum(gb * xb, axis=0)
+            gx = gb * xb
             if dx is not None:
-                dxhat = gb * w
-                dxhat -= xp.matmul(dxhat, averager)
-                dxhat -= xb * xp.matmul(gb * w * xb, averager)
-                dxhat *= r[block, ...]
-                dx[block, ...] = dxhat
+                dxb = gb * w
+                dxb -= xp.matmul(gb, w_over_n)
+                dxb -= xb * xp.matmul(gx, w_over_n)
+                dxb *= r[block, ...]
+                dx[block, ...] = dxb
+            return xp.sum(gx, axis=0)                                               # block's part of dw
+
+        dw_parts = for_each_block(backprop, row_blocks(g2.shape[0], g2.shape[1], backend_of(g)))
+        dw = xp.reshape(sum(dw_parts[1:], dw_parts[0]), weight.shape) if self.needs_grad[1] else None
         db = xp.reshape(xp.sum(g2, axis=0), weight.shape) if self.needs_grad[2] else None
-        dx = None if dx is None else xp.reshape(dx, g.shape)
-        return dx, xp.reshape(dw, weight.shape) if self.needs_grad[1] else None, db
+        return None if dx is None else xp.reshape(dx, g.shape), dw, db
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

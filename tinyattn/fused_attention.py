@@ -21,24 +21,25 @@ views, for free.
 
 Blocks: the work runs a few batch entries at a time (blocks.py), so that one block's scores
 and the temporaries made from them stay in cache (at B=16, H=8, T=128 the whole score array is
-8 MB; one batch entry's is 512 KB).
+8 MB; one batch entry's is 512 KB), and blocks can run on several threads at once.
 """
 from .autograd import Function
 from .backend import backend_of, namespace
-from .blocks import row_blocks
+from .blocks import for_each_block, row_blocks
 from .ops.matmul import swap_last
 
 
 class CausalSelfAttention(Function):
     """qkv (B, T, 3C) = [q | k | v] along the last axis -> (B, T, C), heads of width C / H.
 
-    bias: None, or a (T, T) array added to the scores: 0 where a query may look, a huge
-    negative number where it may not (the causal mask; every row keeps at least one key).
+    bias_t: None, or a (T_k, T_q) array added to the transposed scores: 0 where a query may
+    look, a huge negative number where it may not (the causal mask; every query keeps a key).
+    It comes in the transposed layout so that adding it reads memory in order.
     """
 
     __slots__ = ()
 
-    def forward(self, qkv, num_heads, bias, scale):
+    def forward(self, qkv, num_heads, bias_t, scale):
         xp = namespace(qkv)
         batch, time, width3 = qkv.shape
         width = width3 // 3
@@ -48,19 +49,21 @@ class CausalSelfAttention(Function):
         q, k, v = heads[0, ...], heads[1, ...], heads[2, ...]
         backend = backend_of(qkv)
         ones = backend.ones((1, time), qkv.dtype)                             # sums down columns
-        bias_t = None if bias is None else swap_last(xp, bias)
         w = xp.empty((batch, num_heads, time, time), dtype=qkv.dtype, **backend.place)  # w^T, kept
         y = xp.empty((batch, num_heads, time, head_dim), dtype=qkv.dtype, **backend.place)
-        for b in row_blocks(batch, num_heads * time * time, backend):
+
+        def attend(b):
             # the scale goes on q (T x D numbers) rather than on the scores (T x T)
             s = xp.matmul(k[b, ...], swap_last(xp, q[b, ...] * scale))        # s^T (b, H, T_k, T_q)
             if bias_t is not None:
                 s += bias_t
             s -= xp.max(s, axis=-2, keepdims=True)
             s = xp.exp(s)
-            s /= xp.matmul(ones, s)                                           # columns sum to 1
+            s *= 1.0 / xp.matmul(ones, s)                                     # columns sum to 1
             w[b, ...] = s
             y[b, ...] = xp.matmul(swap_last(xp, s), v[b, ...])                # (b, H, T, D)
+
+        for_each_block(attend, row_blocks(batch, num_heads * time * time, backend))
         self.saved = (q, k, v, w, ones, scale)
         return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (batch, time, width))
 
@@ -71,7 +74,8 @@ class CausalSelfAttention(Function):
         gy = xp.permute_dims(xp.reshape(g, (batch, time, heads, head_dim)), (0, 2, 1, 3))
         backend = backend_of(g)
         dqkv = xp.empty((3, batch, heads, time, head_dim), dtype=g.dtype, **backend.place)
-        for b in row_blocks(batch, heads * time * time, backend):
+
+        def backprop(b):
             wb, gb = w[b, ...], gy[b, ...]
             dqkv[2, b, ...] = xp.matmul(wb, gb)                               # dv
             ds = xp.matmul(v[b, ...], swap_last(xp, gb))                      # (dL/dw)^T, then (dL/ds)^T
@@ -79,4 +83,6 @@ class CausalSelfAttention(Function):
             ds *= wb
             dqkv[0, b, ...] = xp.matmul(swap_last(xp, ds), k[b, ...] * scale)  # dq
             dqkv[1, b, ...] = xp.matmul(ds, q[b, ...] * scale)                 # dk
+
+        for_each_block(backprop, row_blocks(batch, heads * time * time, backend))
         return (xp.reshape(xp.permute_dims(dqkv, (1, 3, 0, 2, 4)), (batch, time, 3 * heads * head_dim)),)

@@ -184,8 +184,8 @@ class MultiHeadAttention(Module):
         bias = concat([p.bias for p in parts], axis=0) if self.q_proj.bias is not None else None
         qkv = F.linear(x, weight, bias)                                          # (B, T, 3C)
         time = x.shape[1]
-        scores_bias = _causal_bias(time, x) if is_causal else None
-        out = CausalSelfAttention.apply(qkv, num_heads=self.num_heads, bias=scores_bias,
+        out = CausalSelfAttention.apply(qkv, num_heads=self.num_heads,
+                                        bias_t=_causal_bias(time, x) if is_causal else None,
                                         scale=1.0 / math.sqrt(self.head_dim))
         return self.out_proj(out)
 
@@ -225,13 +225,14 @@ _bias_cache = {}
 
 
 def _causal_bias(time, like):
-    """(T, T) array to add to the scores: 0 on and below the diagonal, the most negative finite
-    number above it. Made once per length, dtype and backend, then reused every step."""
+    """(T_k, T_q) array to add to the transposed scores k q^T (the layout fused_attention.py
+    works in): 0 where key <= query, the most negative finite number where the key comes after
+    the query. Made once per length, dtype and backend, then reused every step."""
     key = (time, like.dtype, like.backend.name)
     if key not in _bias_cache:
         backend = like.backend
         most_negative = float(backend.xp.finfo(like.data.dtype).min)
-        allowed = causal_mask(time, backend=backend).data
+        allowed = backend.xp.permute_dims(causal_mask(time, backend=backend).data, (1, 0))
         zeros = backend.zeros((time, time), like.data.dtype)
         _bias_cache[key] = backend.xp.where(allowed, zeros, most_negative)
     return _bias_cache[key]
