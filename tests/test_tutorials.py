@@ -23,6 +23,7 @@ TUTORIALS = {
                              + ["addition_held_out.png"], 0.7),     # addition plateaus near 0.6 early
     "05_char_gpt.py": (["loss.png", "lr.png"], 0.75),
     "06_swap_backend.py": (["backends.png"], 0.85),
+    "07_efficient_attention.py": (["cost.png", "kv_cache.png", "loss.png"], 0.75),
 }
 
 
