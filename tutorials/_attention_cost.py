@@ -2,7 +2,7 @@
 
 Shared by tutorial 7 and benchmarks/attention_cost.py, so that both measure the same way:
 
-    attentions = attention_functions(window=256)        # "standard", "flash", "window"
+    attentions = attention_functions(window=256)        # "standard", "flash", "window W=256"
     keep_freed_memory()                                  # so that timings do not depend on order
     costs = sweep(attentions, lengths=[1024, 2048, 4096], rounds=5)
     costs["flash"]["bytes"], costs["flash"]["seconds"]   # one number per length
