@@ -188,8 +188,7 @@ def describe_machine(torch, threads):
                 if line.startswith("model name")), platform.processor())
     print(f"machine: {cpu}, {os.cpu_count()} cores; python {platform.python_version()}, "
           f"numpy {np.__version__}, torch {torch.__version__}")
-    print(f"BLAS: {blas}; threads: {threads} (torch.set_num_threads, tinyattn.set_num_threads "
-          "and threadpoolctl)")
+    print(f"BLAS: {blas}; threads: {threads} (torch.set_num_threads and threadpoolctl)")
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     print("environment:", env or "OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE not set")
 
@@ -212,7 +211,6 @@ def main():
 
     import torch
     torch.set_num_threads(args.threads)
-    tinyattn.set_num_threads(args.threads)
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads)

@@ -4,16 +4,7 @@ import pytest
 
 import tinyattn
 import tinyattn.functional as F
-from tinyattn.blocks import for_each_block, get_num_threads, row_blocks, set_num_threads
-
-
-@pytest.fixture(params=[1, 2], ids=["1 thread", "2 threads"])
-def threads(request):
-    """Run the test with blocked work on 1 and on 2 threads, restoring the setting after."""
-    before = get_num_threads()
-    set_num_threads(request.param)
-    yield request.param
-    set_num_threads(before)
+from tinyattn.blocks import row_blocks
 
 
 @pytest.mark.parametrize("rows, width, size", [(10, 3, 7), (10, 3, 1), (1, 5, 4), (0, 4, 8), (9, 2, None)])
@@ -24,28 +15,8 @@ def test_row_blocks_cover_every_row_once(rows, width, size):
     assert covered == list(range(rows))
 
 
-def test_for_each_block_returns_results_in_block_order(threads):
-    blocks = [slice(i, i + 1) for i in range(7)]
-    assert for_each_block(lambda b: b.start * 10, blocks) == [0, 10, 20, 30, 40, 50, 60]
-
-
-def test_for_each_block_passes_errors_on(threads):
-    def work(block):
-        if block.start == 3:
-            raise ValueError("block 3")
-        return block.start
-    with pytest.raises(ValueError, match="block 3"):
-        for_each_block(work, [slice(i, i + 1) for i in range(5)])
-
-
-@pytest.mark.parametrize("bad", [0, -1, 1.5])
-def test_set_num_threads_rejects_non_positive_integers(bad):
-    with pytest.raises(ValueError, match="positive integer"):
-        set_num_threads(bad)
-
-
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
-def test_blocked_gelu_equals_the_whole_array_version(backend, monkeypatch, threads, approximate):
+def test_blocked_gelu_equals_the_whole_array_version(backend, monkeypatch, approximate):
     """Blocks of 2 rows against one block: elementwise work is the same per element, so the two
     agree exactly, forward and backward."""
     rng = np.random.default_rng(0)
@@ -61,7 +32,7 @@ def test_blocked_gelu_equals_the_whole_array_version(backend, monkeypatch, threa
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
-def test_blocked_layer_norm_equals_the_whole_array_version(backend, monkeypatch, threads):
+def test_blocked_layer_norm_equals_the_whole_array_version(backend, monkeypatch):
     """Blocks of 2 rows against one block, normalising over the last two axes. The weight and
     bias gradients are summed block by block, in another order: float64 rounding only."""
     rng = np.random.default_rng(0)
@@ -81,7 +52,7 @@ def test_blocked_layer_norm_equals_the_whole_array_version(backend, monkeypatch,
         np.testing.assert_allclose(blocked, whole, rtol=1e-12, atol=1e-14)
 
 
-def test_blocked_fused_attention_equals_the_readable_path(backend, monkeypatch, threads):
+def test_blocked_fused_attention_equals_the_readable_path(backend, monkeypatch):
     """The fused causal self-attention in blocks of one batch entry, against the readable path."""
     monkeypatch.setattr(tinyattn.get_backend(), "block_elements", 2 * 5 * 5)
     tinyattn.manual_seed(0)

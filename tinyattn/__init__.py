@@ -5,7 +5,6 @@ Read in this order: backend.py, tensor.py, autograd.py, ops/, functional.py.
 from . import functional, nn, optim
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import BackendUnavailable, get_backend, manual_seed, set_backend, use_backend
-from .blocks import get_num_threads, set_num_threads
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .flash_attention import flash_attention
 from .functions import (

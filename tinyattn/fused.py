@@ -11,7 +11,7 @@ import math
 
 from .autograd import Function
 from .backend import backend_of, namespace
-from .blocks import for_each_block, map_rows, row_blocks
+from .blocks import map_rows, row_blocks
 from .special import erf
 
 
@@ -154,7 +154,7 @@ class LayerNorm(Function):
         xhat, y = xp.empty_like(rows), xp.empty_like(rows)
         r = xp.empty((rows.shape[0], 1), dtype=x.dtype, **backend.place)
 
-        def normalise(block):
+        for block in row_blocks(rows.shape[0], rows.shape[1], backend):
             centred = rows[block, ...] - xp.matmul(rows[block, ...], averager)
             rb = 1.0 / xp.sqrt(xp.matmul(centred * centred, averager) + eps)
             centred *= rb
@@ -162,8 +162,6 @@ class LayerNorm(Function):
             centred *= w
             centred += b
             y[block, ...] = centred
-
-        for_each_block(normalise, row_blocks(rows.shape[0], rows.shape[1], backend))
         self.saved = (xhat, r, weight)
         return xp.reshape(y, x.shape)
 
@@ -177,19 +175,18 @@ class LayerNorm(Function):
         w_over_n = xp.reshape(w, (-1, 1)) / w.shape[0]                              # (n, 1)
         dx = xp.empty_like(g2) if self.needs_grad[0] else None
 
-        def backprop(block):
+        dw = xp.zeros(w.shape, dtype=g.dtype, **backend_of(g).place)
+        for block in row_blocks(g2.shape[0], g2.shape[1], backend_of(g)):
             gb, xb = g2[block, ...], xhat[block, ...]
             gx = gb * xb
+            dw += xp.sum(gx, axis=0)
             if dx is not None:
                 dxb = gb * w
                 dxb -= xp.matmul(gb, w_over_n)
                 dxb -= xb * xp.matmul(gx, w_over_n)
                 dxb *= r[block, ...]
                 dx[block, ...] = dxb
-            return xp.sum(gx, axis=0)                                               # block's part of dw
-
-        dw_parts = for_each_block(backprop, row_blocks(g2.shape[0], g2.shape[1], backend_of(g)))
-        dw = xp.reshape(sum(dw_parts[1:], dw_parts[0]), weight.shape) if self.needs_grad[1] else None
+        dw = xp.reshape(dw, weight.shape) if self.needs_grad[1] else None
         db = xp.reshape(xp.sum(g2, axis=0), weight.shape) if self.needs_grad[2] else None
         return None if dx is None else xp.reshape(dx, g.shape), dw, db
 

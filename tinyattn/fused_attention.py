@@ -21,11 +21,11 @@ views, for free.
 
 Blocks: the work runs a few batch entries at a time (blocks.py), so that one block's scores
 and the temporaries made from them stay in cache (at B=16, H=8, T=128 the whole score array is
-8 MB; one batch entry's is 512 KB), and blocks can run on several threads at once.
+8 MB; one batch entry's is 512 KB).
 """
 from .autograd import Function
 from .backend import backend_of, namespace
-from .blocks import for_each_block, row_blocks
+from .blocks import row_blocks
 from .ops.matmul import swap_last
 
 
@@ -52,7 +52,7 @@ class CausalSelfAttention(Function):
         w = xp.empty((batch, num_heads, time, time), dtype=qkv.dtype, **backend.place)  # w^T, kept
         y = xp.empty((batch, num_heads, time, head_dim), dtype=qkv.dtype, **backend.place)
 
-        def attend(b):
+        for b in row_blocks(batch, num_heads * time * time, backend):
             # the scale goes on q (T x D numbers) rather than on the scores (T x T)
             s = xp.matmul(k[b, ...], swap_last(xp, q[b, ...] * scale))        # s^T (b, H, T_k, T_q)
             if bias_t is not None:
@@ -62,8 +62,6 @@ class CausalSelfAttention(Function):
             s *= 1.0 / xp.matmul(ones, s)                                     # columns sum to 1
             w[b, ...] = s
             y[b, ...] = xp.matmul(swap_last(xp, s), v[b, ...])                # (b, H, T, D)
-
-        for_each_block(attend, row_blocks(batch, num_heads * time * time, backend))
         self.saved = (q, k, v, w, ones, scale)
         return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (batch, time, width))
 
@@ -75,7 +73,7 @@ class CausalSelfAttention(Function):
         backend = backend_of(g)
         dqkv = xp.empty((3, batch, heads, time, head_dim), dtype=g.dtype, **backend.place)
 
-        def backprop(b):
+        for b in row_blocks(batch, heads * time * time, backend):
             wb, gb = w[b, ...], gy[b, ...]
             dqkv[2, b, ...] = xp.matmul(wb, gb)                               # dv
             ds = xp.matmul(v[b, ...], swap_last(xp, gb))                      # (dL/dw)^T, then (dL/ds)^T
@@ -83,6 +81,4 @@ class CausalSelfAttention(Function):
             ds *= wb
             dqkv[0, b, ...] = xp.matmul(swap_last(xp, ds), k[b, ...] * scale)  # dq
             dqkv[1, b, ...] = xp.matmul(ds, q[b, ...] * scale)                 # dk
-
-        for_each_block(backprop, row_blocks(batch, heads * time * time, backend))
         return (xp.reshape(xp.permute_dims(dqkv, (1, 3, 0, 2, 4)), (batch, time, 3 * heads * head_dim)),)

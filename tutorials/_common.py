@@ -22,14 +22,12 @@ def tutorial_args(description, default_out, extra=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=default_out, help="directory for the figures")
     parser.add_argument("--threads", type=int, default=1,
-                        help="threads for BLAS and for tinyattn's blocked work (default 1: these "
-                             "arrays are small, and a second thread mostly waits for the first, "
-                             "or for whatever else runs)")
+                        help="BLAS threads (default 1: these matrices are small, and a second "
+                             "thread mostly waits for the first, or for whatever else runs)")
     if extra is not None:
         extra(parser)
     args, _ = parser.parse_known_args()          # known only: a notebook kernel passes its own
     _limit_blas_threads(args.threads)
-    tinyattn.set_num_threads(args.threads)
     tinyattn.set_backend(args.backend)
     tinyattn.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
