@@ -237,13 +237,29 @@ def _gelu_exact_grad(g, x, cdf):
 
 
 def _gelu_tanh(x):
-    t = namespace(x).tanh((x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI)
-    return x * (1.0 + t) * 0.5, t
+    u = x * x                                   # u = sqrt(2/pi) (x + 0.044715 x^3), in place
+    u *= 0.044715 * _SQRT_2_OVER_PI
+    u += _SQRT_2_OVER_PI
+    u *= x
+    t = namespace(x).tanh(u)
+    y = t + 1.0
+    y *= x
+    y *= 0.5
+    return y, t
 
 
 def _gelu_tanh_grad(g, x, t):
-    du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-    return g * ((1.0 + t) * 0.5 + x * (1.0 - t * t) * 0.5 * du)
+    slope = x * x                               # x (1 - t^2) / 2 * du/dx + (1 + t) / 2, in place
+    slope *= 3 * 0.044715 * _SQRT_2_OVER_PI
+    slope += _SQRT_2_OVER_PI                    # du/dx
+    slope *= x
+    one_minus_t2 = t * t
+    one_minus_t2 -= 1.0
+    slope *= one_minus_t2                       # -x (1 - t^2) du/dx
+    slope -= t
+    slope -= 1.0
+    slope *= -0.5 * g
+    return slope
 
 
 class Linear(Function):
