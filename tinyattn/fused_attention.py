@@ -49,10 +49,11 @@ class CausalSelfAttention(Function):
         q, k, v = heads[0, ...], heads[1, ...], heads[2, ...]
         backend = backend_of(qkv)
         ones = backend.ones((1, time), qkv.dtype)                             # sums down columns
-        w = xp.empty((batch, num_heads, time, time), dtype=qkv.dtype, **backend.place)  # w^T, kept
         y = xp.empty((batch, num_heads, time, head_dim), dtype=qkv.dtype, **backend.place)
 
-        for b in row_blocks(batch, num_heads * time * time, backend):
+        blocks = row_blocks(batch, num_heads * time * time, backend)
+        w = []                                             # w^T of each block, kept for backward
+        for b in blocks:
             # the scale goes on q (T x D numbers) rather than on the scores (T x T)
             s = xp.matmul(k[b, ...], swap_last(xp, q[b, ...] * scale))        # s^T (b, H, T_k, T_q)
             if bias_t is not None:
@@ -60,21 +61,21 @@ class CausalSelfAttention(Function):
             s -= xp.max(s, axis=-2, keepdims=True)
             s = xp.exp(s)
             s *= 1.0 / xp.matmul(ones, s)                                     # columns sum to 1
-            w[b, ...] = s
+            w.append(s)
             y[b, ...] = xp.matmul(swap_last(xp, s), v[b, ...])                # (b, H, T, D)
-        self.saved = (q, k, v, w, ones, scale)
+        self.saved = (q, k, v, blocks, w, ones, scale)
         return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (batch, time, width))
 
     def backward(self, g):
-        q, k, v, w, ones, scale = self.saved                                  # w holds w^T
+        q, k, v, blocks, w, ones, scale = self.saved                          # w: blocks of w^T
         xp = namespace(g)
         batch, heads, time, head_dim = q.shape
         gy = xp.permute_dims(xp.reshape(g, (batch, time, heads, head_dim)), (0, 2, 1, 3))
         backend = backend_of(g)
         dqkv = xp.empty((3, batch, heads, time, head_dim), dtype=g.dtype, **backend.place)
 
-        for b in row_blocks(batch, heads * time * time, backend):
-            wb, gb = w[b, ...], gy[b, ...]
+        for b, wb in zip(blocks, w):
+            gb = gy[b, ...]
             dqkv[2, b, ...] = xp.matmul(wb, gb)                               # dv
             ds = xp.matmul(v[b, ...], swap_last(xp, gb))                      # (dL/dw)^T, then (dL/ds)^T
             ds -= xp.matmul(ones, ds * wb)
