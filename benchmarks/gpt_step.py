@@ -152,7 +152,7 @@ def sweep(torch, args):
     ax_t.set(xscale="log", yscale="log", xlabel="context length T", ylabel="ms per step",
              title="Step time vs context (nano GPT, batch 1)")
     ax_m.set(xscale="log", yscale="log", xlabel="context length T", ylabel="peak MB added by a step",
-             title="Step memory vs context (attention grows as T^2)")
+             title="Step memory vs context (kept attention weights grow as T^2)")
     for ax in (ax_t, ax_m):
         ax.set_xticks(lengths, labels=[str(n) for n in lengths])
         ax.grid(alpha=0.3)
@@ -175,6 +175,18 @@ def flat_memory(torch, args, steps=1000):
     print("tinyattn small, resident MB after step: "
           + ", ".join(f"{s}: {mb:.1f}" for s, mb in marks.items()))
     print(f"growth from step 100 to step {steps}: {marks[steps] - marks[100]:+.1f} MB")
+
+
+def import_torch_with_threads(threads):
+    """PyTorch, with both libraries set to `threads` threads (NumPy's BLAS through threadpoolctl)."""
+    import torch
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+    return torch
 
 
 def describe_machine(torch, threads):
@@ -209,13 +221,7 @@ def main():
     parser.add_argument("--out", default="out/benchmarks")
     args = parser.parse_args()
 
-    import torch
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    torch = import_torch_with_threads(args.threads)
     try:
         tinyattn.set_backend(args.backend)
     except tinyattn.BackendUnavailable as e:

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gpt_step import CONFIGS, Pair, describe_machine  # noqa: E402
+from gpt_step import CONFIGS, Pair, describe_machine, import_torch_with_threads  # noqa: E402
 
 import tinyattn  # noqa: E402
 import tinyattn.functional as F  # noqa: E402
@@ -123,7 +123,7 @@ def compare_parts(torch, cfg):
         ("GELU, tanh", (rows, 4 * width), lambda x: F.gelu(x, approximate="tanh"),
          lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
         ("layer norm", (rows, width), nn.LayerNorm(width), torch.nn.LayerNorm(width)),
-        ("causal self-attention", (cfg["batch"], context, width),
+        ("self-attention + projections", (cfg["batch"], context, width),
          lambda x: attention(x, is_causal=True), their_attention),
     ]
     print("\none forward + backward of each part at this configuration's shapes, median ms of 5:")
@@ -155,13 +155,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    import torch
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    torch = import_torch_with_threads(args.threads)
     describe_machine(torch, args.threads)
     print(f"config {args.config}: {CONFIGS[args.config]}, float32, exact GELU, AdamW")
     compare_parts(torch, CONFIGS[args.config])           # first: profile_step wraps the Functions
