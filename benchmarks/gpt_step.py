@@ -69,12 +69,12 @@ def _status(field):
 class Pair:
     """The same GPT in both libraries, with AdamW, and one step function for each."""
 
-    def __init__(self, torch, cfg, activation, seed=0):
+    def __init__(self, torch, cfg, activation, seed=0, attention="standard"):
         tinyattn.manual_seed(seed)
         self.cfg, self.torch = cfg, torch
         shape = dict(vocab_size=VOCAB, d_model=cfg["d_model"], num_heads=cfg["num_heads"],
                      num_layers=cfg["num_layers"], max_len=cfg["context"])
-        self.ours = nn.GPT(**shape, activation=activation)
+        self.ours = nn.GPT(**shape, activation=activation, attention=attention)
         self.theirs = torch_gpt(torch, **shape, activation=activation)
         copy_weights(self.ours, self.theirs, torch)
         self.our_opt = optim.AdamW(self.ours.parameters(), lr=1e-3, weight_decay=0.1)
@@ -130,29 +130,33 @@ def compare(torch, name, args):
 
 
 def sweep(torch, args):
-    """Time and peak memory of a step against the context length (nano model, batch 1)."""
+    """Time and peak memory of a step against the context length (nano model, batch 1), for
+    tinyattn's standard attention, its flash attention, and PyTorch (whose CPU SDPA is itself a
+    flash-style kernel)."""
     lengths = [64, 128, 256, 512, 1024]
     rows = []
+    print("context   ms/step: standard    flash  PyTorch   peak MB: standard    flash  PyTorch")
     for length in lengths:
         cfg = dict(CONFIGS["nano"], context=length, batch=1)
-        pair = Pair(torch, cfg, args.activation)
-        pair.our_step(), pair.their_step()
-        o = statistics.median(timed(pair.our_step, 3) for _ in range(3))
-        t = statistics.median(timed(pair.their_step, 3) for _ in range(3))
-        memory = peak_memory_of(pair.our_step) / 2**20, peak_memory_of(pair.their_step) / 2**20
-        rows.append((length, o, t, *memory))
-        print("context %5d   ms/step %8.1f %8.1f   peak MB %8.1f %8.1f" % rows[-1])
+        pair, flash = Pair(torch, cfg, args.activation), Pair(torch, cfg, args.activation, attention="flash")
+        steps = (pair.our_step, flash.our_step, pair.their_step)
+        for step in steps:
+            step()
+        times = [statistics.median(timed(step, 3) for _ in range(3)) for step in steps]
+        rows.append((length, *times, *(peak_memory_of(step) / 2**20 for step in steps)))
+        print("%7d   %17.1f %8.1f %8.1f   %17.1f %8.1f %8.1f" % rows[-1])
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4))
-    for column, label in ((1, "tinyattn"), (2, "PyTorch")):
+    for column, label in ((1, "tinyattn, standard attention"), (2, "tinyattn, attention='flash'"),
+                          (3, "PyTorch (flash-style SDPA)")):
         ax_t.plot(lengths, [r[column] for r in rows], "o-", label=label)
-        ax_m.plot(lengths, [r[column + 2] for r in rows], "o-", label=label)
+        ax_m.plot(lengths, [r[column + 3] for r in rows], "o-", label=label)
     ax_t.set(xscale="log", yscale="log", xlabel="context length T", ylabel="ms per step",
              title="Step time vs context (nano GPT, batch 1)")
     ax_m.set(xscale="log", yscale="log", xlabel="context length T", ylabel="peak MB added by a step",
-             title="Step memory vs context (kept attention weights grow as T^2)")
+             title="Step memory vs context")
     for ax in (ax_t, ax_m):
         ax.set_xticks(lengths, labels=[str(n) for n in lengths])
         ax.grid(alpha=0.3)
