@@ -206,3 +206,22 @@ def test_linear_fused_equals_composite_gradcheck_and_pytorch(torch, backend, rng
         np.testing.assert_allclose(ours, leaf.grad.numpy(), **F64)
     assert tinyattn.gradcheck(F.linear, *_leaves(rng, *shapes))
     assert tinyattn.gradcheck(lambda x, w: F.linear(x, w), *_leaves(rng, *shapes[:2]))
+
+
+def test_float32_exact_gelu_is_within_its_error_bound(backend):
+    """float32 exact GELU takes erfc from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, so
+    Phi is off by < 7.5e-8; PyTorch's float32 erf is the same formula). Against the float64
+    GELU (series erf, ~1e-15) on a dense grid: y within 7.5e-8 |x| plus float32 rounding of
+    its ~20 operations (8 eps |y|; measured 3.4), the slope within 7.5e-8 plus 4 eps (measured
+    1.8)."""
+    x = np.linspace(-12, 12, 20001).astype(np.float32)
+    results = {}
+    for dtype in ("float32", "float64"):
+        t = tinyattn.tensor(x.astype(dtype), requires_grad=True)
+        y = F.gelu(t)
+        y.backward(tinyattn.ones(*x.shape, dtype=dtype))
+        results[dtype] = y.numpy().astype(np.float64), t.backend.to_numpy(t.grad).astype(np.float64)
+    (y32, s32), (y64, s64) = results["float32"], results["float64"]
+    eps = float(np.finfo(np.float32).eps)
+    assert np.all(np.abs(y32 - y64) <= 7.5e-8 * np.abs(x) + 8 * eps * np.abs(y64) + 1e-38)
+    assert np.all(np.abs(s32 - s64) <= 7.5e-8 + 4 * eps)
