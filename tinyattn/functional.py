@@ -81,8 +81,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
     weight = weight if weight is not None else ones(shape, dtype=x.dtype, backend=x.backend)
     bias = bias if bias is not None else zeros(shape, dtype=x.dtype, backend=x.backend)
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
-    return fused.LayerNorm.apply(x, weight, bias, axes=axes, eps=eps)
+    return fused.LayerNorm.apply(x, weight, bias, eps=eps)
 
 
 def linear(x, weight, bias=None):

@@ -145,7 +145,7 @@ class LayerNorm(Function):
 
     __slots__ = ()
 
-    def forward(self, x, weight, bias, axes, eps):
+    def forward(self, x, weight, bias, eps):
         xp = namespace(x)
         backend = backend_of(x)
         rows = xp.reshape(x, (-1, math.prod(weight.shape)))                       # (N, n)
@@ -175,11 +175,12 @@ class LayerNorm(Function):
         w_over_n = xp.reshape(w, (-1, 1)) / w.shape[0]                              # (n, 1)
         dx = xp.empty_like(g2) if self.needs_grad[0] else None
 
-        dw = xp.zeros(w.shape, dtype=g.dtype, **backend_of(g).place)
+        dw = xp.zeros(w.shape, dtype=g.dtype, **backend_of(g).place)        # summed block by block
         for block in row_blocks(g2.shape[0], g2.shape[1], backend_of(g)):
             gb, xb = g2[block, ...], xhat[block, ...]
             gx = gb * xb
-            dw += xp.sum(gx, axis=0)
+            if self.needs_grad[1]:
+                dw += xp.sum(gx, axis=0)
             if dx is not None:
                 dxb = gb * w
                 dxb -= xp.matmul(gb, w_over_n)
