@@ -103,6 +103,37 @@ def test_index_add_of_no_rows_is_zeros(version):
     np.testing.assert_array_equal(out, np.zeros((3, 2)))
 
 
+# -- the NumPy namespace's copysign, and `out=` on the strict namespace ---------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_copysign_on_the_bits_agrees_with_np_copysign(rng, dtype):
+    xp = get_backend("numpy").xp
+    x1 = rng.standard_normal((50, 7)).astype(dtype)
+    x2 = rng.standard_normal((50, 7)).astype(dtype)
+    x1[0, :5] = [0.0, -0.0, np.inf, -np.inf, np.nan]     # signed zeros, infinities, NaN
+    x2[0, :5] = [-1.0, 1.0, -0.0, 0.0, -2.0]
+    expected = np.copysign(x1, x2)
+    got = xp.copysign(x1, x2)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    out = np.empty_like(x1)
+    assert xp.copysign(x1, x2, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(xp.copysign(x1, x2[0]), np.copysign(x1, x2[0]))   # broadcast
+    np.testing.assert_array_equal(xp.copysign(x1, 1.0), np.abs(x1))               # a scalar
+
+
+def test_strict_namespace_takes_out_and_writes_through_views():
+    strict = get_backend("array_api_strict")
+    xp = strict.xp
+    x = strict.asarray(np.arange(12.0).reshape(4, 3) - 6.0)
+    out = xp.zeros((4, 3), **strict.place)
+    assert xp.multiply(x[1:3, ...], 2.0, out=out[1:3, ...]) is not None
+    expected = np.zeros((4, 3))
+    expected[1:3] = 2.0 * (np.arange(12.0).reshape(4, 3)[1:3] - 6.0)
+    np.testing.assert_array_equal(strict.to_numpy(out), expected)
+    np.testing.assert_array_equal(strict.to_numpy(xp.abs(x)), np.abs(strict.to_numpy(x)))   # no out
+
+
 # -- namespaces: standard names filled in from old ones ------------------------------------------
 def test_complete_namespace_fills_standard_names_from_old_aliases():
     old_cupy = types.SimpleNamespace(__name__="fakecupy", transpose=np.transpose, concatenate=np.concatenate,
