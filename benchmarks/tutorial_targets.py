@@ -51,6 +51,17 @@ def run(script_args, text):
     return {k: float(v) for k, v in metrics.items()}, seconds
 
 
+def _shown(metric, value):
+    """A metric as a reader wants it: accuracies in percent, times in seconds, losses as numbers."""
+    if value is None:
+        return "failed to run"
+    if metric.endswith("_exact_match"):
+        return f"{value:.1%}"
+    if metric.endswith("_seconds"):
+        return f"{value:.0f} s"
+    return f"{value:.4g}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,12 +84,11 @@ def main():
         metrics, seconds = cache.get(name, cache.get(name.split()[0], ({}, 0.0)))
         value = metrics.get(metric)
         ok = value is not None and (value >= target if op == ">=" else value <= target)
-        results.append((meaning, value, seconds if script_args else None, ok))
+        results.append((meaning, _shown(metric, value), seconds if script_args else None, ok))
 
     print(f"\nmachine: {machine}")
     print("| target | measured | whole run | verdict |\n|---|---|---|---|")
-    for meaning, value, seconds, ok in results:
-        shown = "failed to run" if value is None else f"{value:.4g}"
+    for meaning, shown, seconds, ok in results:
         wall = "" if seconds is None else f"{seconds:.0f} s"
         print(f"| {meaning} | {shown} | {wall} | {'met' if ok else 'MISSED'} |")
     return 0 if all(r[-1] for r in results) else 1
