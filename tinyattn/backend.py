@@ -216,7 +216,7 @@ def _copysign(x1, x2, out=None):
 # Elementwise functions that the fast kernels call with NumPy's `out=` (writing into an existing
 # array skips a fresh temporary: a third of a pass's cost at 128 KB, measured). NumPy and CuPy
 # take `out=`; the array API standard does not, so the strict namespace gets it below.
-_TAKE_OUT = ("abs", "add", "subtract", "multiply", "divide", "exp", "sqrt", "copysign", "tanh")
+_TAKE_OUT = ("abs", "add", "subtract", "multiply", "divide", "exp", "copysign", "tanh")
 
 
 def _writing_to_out(fn):
