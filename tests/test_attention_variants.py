@@ -178,6 +178,69 @@ def test_encoder_layer_with_flash_attention_equals_standard(backend):
                       _forward_backward(standard, [x], upstream, mask=mask))
 
 
+@pytest.mark.parametrize("options", [dict(attention="flash"), dict(attention="flash", num_kv_heads=2),
+                                     dict(attention="window", window=4)],
+                         ids=["flash", "flash grouped", "window as long as the target"])
+def test_decoder_layer_attention_choices_equal_standard(backend, options):
+    # the cross-attention takes flash too, but a window only in the causal self-attention
+    tinyattn.manual_seed(0)
+    standard = nn.TransformerDecoderLayer(8, 4, 16, dropout=0.0, dtype="float64",
+                                          num_kv_heads=options.get("num_kv_heads"))
+    other = nn.TransformerDecoderLayer(8, 4, 16, dropout=0.0, dtype="float64", **options)
+    other.load_state_dict(standard.state_dict())
+    assert other.cross_attn.attention == ("standard" if "window" in options else "flash")
+    x, memory, upstream = _arrays((2, 4, 8), (2, 6, 8), (2, 4, 8))
+    masks = dict(tgt_mask=padding_mask(lengths=[4, 3], max_len=4),
+                 memory_mask=padding_mask(lengths=[2, 6], max_len=6))
+    _assert_all_close(_forward_backward(other, [x, memory], upstream, **masks),
+                      _forward_backward(standard, [x, memory], upstream, **masks))
+
+
+def _transformer(**options):
+    tinyattn.manual_seed(0)
+    return nn.Transformer(7, 6, 8, 4, 2, 2, 16, dropout=0.0, max_len=8, dtype="float64", **options)
+
+
+def _seq2seq_loss_and_gradients(model):
+    src = tinyattn.tensor([[3, 5, 1, 6, 2], [4, 4, 2, 0, 0]])
+    tgt = tinyattn.tensor([[1, 2, 3, 4, 5], [1, 5, 3, 0, 0]])
+    logits = model(src, tgt[:, :-1], padding_mask(src, pad_id=0), padding_mask(tgt[:, :-1], pad_id=0))
+    loss = F.cross_entropy(logits, tgt[:, 1:], ignore_index=0)
+    loss.backward()
+    return [loss.numpy()] + [p.backend.to_numpy(p.grad) for p in model.parameters()]
+
+
+@pytest.mark.parametrize("num_kv_heads", [None, 2], ids=["standard heads", "grouped"])
+def test_transformer_with_flash_attention_equals_standard(backend, num_kv_heads):
+    _assert_all_close(_seq2seq_loss_and_gradients(_transformer(attention="flash", num_kv_heads=num_kv_heads)),
+                      _seq2seq_loss_and_gradients(_transformer(num_kv_heads=num_kv_heads)))
+
+
+def test_transformer_asks_for_cross_attention_weights_only_when_told(monkeypatch):
+    # every attention of a flash Transformer goes through flash_attention unless weights are wanted
+    calls = _counting(monkeypatch, "flash_attention")
+    model = _transformer(attention="flash")
+    src, tgt = tinyattn.tensor([[3, 5, 1]]), tinyattn.tensor([[1, 2]])
+    memory = model.encode(src)
+    assert len(calls) == 2
+    model.decode(tgt, memory)
+    assert len(calls) == 2 + 2 * 2                  # self- and cross-attention in 2 layers
+    _, weights = model.decode(tgt, memory, need_weights=True)
+    assert len(calls) == 2 + 2 * 2 + 2 and [w.shape for w in weights] == [(1, 4, 2, 3)] * 2
+
+
+def test_transformer_options_reach_every_layer():
+    model = nn.Transformer(7, 6, 8, 4, 1, 1, 16, bias=False, num_kv_heads=2)
+    attentions = [model.encoder_layers[0].self_attn, model.decoder_layers[0].self_attn,
+                  model.decoder_layers[0].cross_attn]
+    assert [a.num_kv_heads for a in attentions] == [2, 2, 2]
+    assert [a.k_proj.weight.shape for a in attentions] == [(4, 8)] * 3
+    biases = [name for name, _ in model.named_parameters() if name.endswith("bias")]
+    assert biases and all("norm" in name or name.startswith("generator") for name in biases)
+    with pytest.raises(ValueError, match="attention='window' is causal self-attention only"):
+        nn.Transformer(7, 6, 8, 4, 1, 1, 16, dropout=0.0, attention="window")
+
+
 @pytest.mark.parametrize("options,message", [
     (dict(attention="linear"), "attention must be 'standard', 'flash' or 'window', got 'linear'"),
     (dict(attention="window"), "window=W goes with attention='window' and only with it"),

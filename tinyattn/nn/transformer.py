@@ -48,14 +48,20 @@ class TransformerDecoderLayer(Module):
     """Causal self-attention, cross-attention to the encoder's output (memory), feed-forward.
     forward(x (B, T, d), memory (B, S, d), tgt_mask=None, memory_mask=None, cache=None).
     The self-attention is always causal; tgt_mask can hide more (padding). memory_mask hides
-    padding in the source. cache: a dict kept between decoding steps."""
+    padding in the source. cache: a dict kept between decoding steps.
+    num_kv_heads and attention: see MultiHeadAttention; both attentions take them, except that
+    attention="window" (with window=W) is for causal self-attention only, so the
+    cross-attention then attends the standard way."""
 
     def __init__(self, d_model, num_heads, d_ff, dropout=0.1, activation="relu", norm_first=False,
-                 bias=True, dtype=None):
+                 bias=True, dtype=None, *, num_kv_heads=None, attention="standard", window=None):
         super().__init__()
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype)
-        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype,
+                                            num_kv_heads=num_kv_heads, attention=attention, window=window)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype,
+                                             num_kv_heads=num_kv_heads,
+                                             attention="standard" if attention == "window" else attention)
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation, bias=bias, dtype=dtype)
         self.norm1 = LayerNorm(d_model, dtype=dtype)
         self.norm2 = LayerNorm(d_model, dtype=dtype)
@@ -75,8 +81,10 @@ class TransformerDecoderLayer(Module):
             return self.dropout1(self.self_attn(h, mask=tgt_mask, is_causal=True, cache=self_cache))
 
         def attend_memory(h):
-            out, w = self.cross_attn(h, memory, mask=memory_mask, need_weights=True, cache=cross_cache)
-            weights.append(w)
+            out = self.cross_attn(h, memory, mask=memory_mask, need_weights=need_weights, cache=cross_cache)
+            if need_weights:
+                out, w = out
+                weights.append(w)
             return self.dropout2(out)
 
         def feed(h):
@@ -112,20 +120,29 @@ class Transformer(Module):
     hiding in the decoder's self-attention, which is causal anyway.
     norm_first=True places the norms GPT-2's way and adds a final norm to each stack.
     tie_weights=True shares the target embedding with the output projection (section 3.4).
+    bias=False drops the biases of the attention and feed-forward layers (as GPT's bias does).
+    num_kv_heads (grouped-query attention) and attention ("standard" or "flash", which needs
+    dropout=0.0) go to every attention: see MultiHeadAttention.
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, d_model, num_heads, num_encoder_layers,
                  num_decoder_layers, d_ff, dropout=0.1, max_len=5000, norm_first=False,
-                 tie_weights=False, activation="relu", dtype=None):
+                 tie_weights=False, activation="relu", dtype=None, *, bias=True, num_kv_heads=None,
+                 attention="standard"):
         super().__init__()
         self.d_model = d_model
         self.src_embed = Embedding(src_vocab_size, d_model, dtype=dtype)
         self.tgt_embed = Embedding(tgt_vocab_size, d_model, dtype=dtype)
         self.positional = SinusoidalPositionalEncoding(d_model, max_len, dropout, dtype=dtype)
-        layer_args = (d_model, num_heads, d_ff, dropout, activation, norm_first)
-        self.encoder_layers = ModuleList(TransformerEncoderLayer(*layer_args, dtype=dtype)
+        if attention == "window":
+            raise ValueError("Transformer: attention='window' is causal self-attention only; the "
+                             "encoder's self-attention and the cross-attention see every position. "
+                             "Use 'standard' or 'flash'")
+        layer_args = (d_model, num_heads, d_ff, dropout, activation, norm_first, bias, dtype)
+        attention_args = dict(num_kv_heads=num_kv_heads, attention=attention)
+        self.encoder_layers = ModuleList(TransformerEncoderLayer(*layer_args, **attention_args)
                                          for _ in range(num_encoder_layers))
-        self.decoder_layers = ModuleList(TransformerDecoderLayer(*layer_args, dtype=dtype)
+        self.decoder_layers = ModuleList(TransformerDecoderLayer(*layer_args, **attention_args)
                                          for _ in range(num_decoder_layers))
         self.encoder_norm = LayerNorm(d_model, dtype=dtype) if norm_first else None
         self.decoder_norm = LayerNorm(d_model, dtype=dtype) if norm_first else None
@@ -150,8 +167,10 @@ class Transformer(Module):
         all_weights = []
         for i, layer in enumerate(self.decoder_layers):
             layer_cache = _layer_cache(cache, i, len(self.decoder_layers))
-            x, weights = layer(x, memory, tgt_mask, src_mask, cache=layer_cache, need_weights=True)
-            all_weights.append(weights)
+            x = layer(x, memory, tgt_mask, src_mask, cache=layer_cache, need_weights=need_weights)
+            if need_weights:
+                x, weights = x
+                all_weights.append(weights)
         if self.decoder_norm is not None:
             x = self.decoder_norm(x)
         logits = self.generator(x)
