@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tinyattn
+import tinyattn.functional as F
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -74,6 +75,25 @@ def test_backward_with_a_gradient_on_another_backend_names_both():
     upstream = tinyattn.ones(2, 3, backend="array_api_strict")
     with pytest.raises(TypeError, match="gradient lives on backend array_api_strict, the tensor on numpy"):
         y.backward(upstream)
+
+
+@pytest.mark.parametrize("attend", [F.scaled_dot_product_attention, tinyattn.flash_attention],
+                         ids=["standard", "flash"])
+@pytest.mark.parametrize("mask, error, message", [
+    (np.ones((3, 3), bool), None, None),
+    (tinyattn.ones(3, 3, backend="array_api_strict") > 0, TypeError,
+     r"the mask lives on backend array_api_strict, the query on numpy; move it with .to\('numpy'\)"),
+    (np.ones((3, 3)), TypeError, r"the mask must be boolean \(True = may attend\), got float64"),
+    (np.ones((2, 3), bool), ValueError, r"mask of shape \(2, 3\) does not broadcast to the attention "
+                                        r"scores \(1, 3, 3\)"),
+], ids=["fine", "other backend", "not boolean", "wrong shape"])
+def test_attention_masks_are_checked_alike(attend, mask, error, message):
+    q = tinyattn.randn(1, 3, 4, backend="numpy")
+    if error is None:
+        assert attend(q, q, q, mask=mask).shape == (1, 3, 4)
+        return
+    with pytest.raises(error, match=f"{attend.__name__}: {message}"):
+        attend(q, q, q, mask=mask)
 
 
 def test_backward_from_a_tensor_without_a_graph_says_so():

@@ -10,8 +10,7 @@ import math
 
 from . import functional as F
 from .functions import where
-from .masks import causal_mask
-from .tensor import Tensor
+from .masks import causal_mask, checked_mask
 
 
 def scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0, is_causal=False,
@@ -54,16 +53,7 @@ def _allowed(mask, is_causal, scores):
     allowed = causal_mask(t_q, t_k, backend=scores.backend) if is_causal else None
     if mask is None:
         return allowed
-    mask = mask if isinstance(mask, Tensor) else Tensor(mask, backend=scores.backend)
-    if mask.dtype != "bool":
-        raise TypeError(f"scaled_dot_product_attention: the mask must be boolean (True = may attend), "
-                        f"got {mask.dtype}")
-    shape = mask.shape
-    fits = len(shape) <= scores.ndim and all(
-        m in (1, s) for m, s in zip(reversed(shape), reversed(scores.shape)))
-    if not fits:
-        raise ValueError(f"scaled_dot_product_attention: mask of shape {shape} does not broadcast "
-                         f"to the attention scores {scores.shape} (..., T_q, T_k)")
+    mask = checked_mask("scaled_dot_product_attention", mask, scores.shape, scores.backend)
     return mask if allowed is None else mask & allowed
 
 

@@ -27,6 +27,7 @@ import math
 
 from .autograd import Function
 from .backend import backend_of, namespace
+from .masks import checked_mask
 from .ops.broadcast import broadcast_shape, unbroadcast
 from .ops.matmul import swap_last
 from .tensor import FLOAT_DTYPES, Tensor
@@ -61,18 +62,7 @@ def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, b
         raise ValueError(f"flash_attention: block_size must be a positive integer, got {block_size!r}")
     scores = batch + (query.shape[-2], key.shape[-2])
     if mask is not None:
-        if isinstance(mask, Tensor) and mask.backend is not query.backend:
-            raise TypeError(f"flash_attention: the mask lives on backend {mask.backend.name}, the "
-                            f"query on {query.backend.name}; move it with .to({query.backend.name!r})")
-        mask = mask if isinstance(mask, Tensor) else Tensor(mask, backend=query.backend)
-        if mask.dtype != "bool":
-            raise TypeError(f"flash_attention: the mask must be boolean (True = may attend), "
-                            f"got {mask.dtype}")
-        if len(mask.shape) > len(scores) or any(
-                m not in (1, s) for m, s in zip(reversed(mask.shape), reversed(scores))):
-            raise ValueError(f"flash_attention: mask of shape {mask.shape} does not broadcast to the "
-                             f"attention scores {scores} (..., T_q, T_k)")
-        mask = mask.data
+        mask = checked_mask("flash_attention", mask, scores, query.backend).data
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     return FlashAttention.apply(query, key, value, mask=mask, is_causal=bool(is_causal), scale=scale,
                                 block=block_size)

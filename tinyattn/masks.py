@@ -63,3 +63,19 @@ def sliding_window_mask(num_queries, window, num_keys=None, backend=None):
     query_pos = arange(num_keys - num_queries, num_keys, backend=backend).unsqueeze(-1)   # (T_q, 1)
     key_pos = arange(num_keys, backend=backend).unsqueeze(0)                               # (1, T_k)
     return (key_pos <= query_pos) & (key_pos > query_pos - window)
+
+
+def checked_mask(op, mask, scores_shape, backend):
+    """`mask` as a boolean Tensor on `backend`, after checking that it can mask scores of shape
+    scores_shape (..., T_q, T_k); a clear error naming `op` otherwise. Arrays are wrapped."""
+    if isinstance(mask, Tensor) and mask.backend is not backend:
+        raise TypeError(f"{op}: the mask lives on backend {mask.backend.name}, the query on "
+                        f"{backend.name}; move it with .to({backend.name!r})")
+    mask = mask if isinstance(mask, Tensor) else Tensor(mask, backend=backend)
+    if mask.dtype != "bool":
+        raise TypeError(f"{op}: the mask must be boolean (True = may attend), got {mask.dtype}")
+    shape = tuple(scores_shape)
+    if mask.ndim > len(shape) or any(m not in (1, s) for m, s in zip(reversed(mask.shape), reversed(shape))):
+        raise ValueError(f"{op}: mask of shape {mask.shape} does not broadcast to the attention "
+                         f"scores {shape} (..., T_q, T_k)")
+    return mask
