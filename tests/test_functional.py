@@ -8,6 +8,7 @@ import pytest
 import tinyattn
 import tinyattn.composite as C
 import tinyattn.functional as F
+from tinyattn import fused
 
 # float64 results of the same formula computed in a different order differ by a few ulps
 # (1e-16 relative), amplified a little by exp/log; 1e-10 leaves room for that and nothing else.
@@ -206,6 +207,26 @@ def test_linear_fused_equals_composite_gradcheck_and_pytorch(torch, backend, rng
         np.testing.assert_allclose(ours, leaf.grad.numpy(), **F64)
     assert tinyattn.gradcheck(F.linear, *_leaves(rng, *shapes))
     assert tinyattn.gradcheck(lambda x, w: F.linear(x, w), *_leaves(rng, *shapes[:2]))
+
+
+@pytest.mark.parametrize("dtype, approximate",
+                         [("float32", "none"), ("float64", "none"), ("float32", "tanh")],
+                         ids=["exact float32", "exact float64", "tanh"])
+def test_gelu_without_a_gradient_skips_the_slope_and_gives_the_same_values(backend, monkeypatch, dtype,
+                                                                          approximate):
+    """Under no_grad, or on an input that needs no gradient, GELU fills y alone (6 to 10 passes
+    fewer), by the same operations: the values are equal bit for bit."""
+    x_values = np.random.default_rng(0).standard_normal((5, 7)) * 3
+    outputs = []
+    blocked = fused.map_rows
+    monkeypatch.setattr(fused, "map_rows", lambda *a, **k: outputs.append(k["outputs"]) or blocked(*a, **k))
+    with_slope = F.gelu(tinyattn.tensor(x_values, dtype=dtype, requires_grad=True), approximate)
+    with tinyattn.no_grad():
+        inference = F.gelu(tinyattn.tensor(x_values, dtype=dtype, requires_grad=True), approximate)
+    constant = F.gelu(tinyattn.tensor(x_values, dtype=dtype), approximate)
+    assert outputs == [2, 1, 1]
+    np.testing.assert_array_equal(inference.numpy(), with_slope.numpy())
+    np.testing.assert_array_equal(constant.numpy(), with_slope.numpy())
 
 
 def test_float32_exact_gelu_is_within_its_error_bound(backend):

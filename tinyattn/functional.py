@@ -8,6 +8,7 @@ Each is the fused Function from `fused.py`; the readable composition of primitiv
 the same thing is in `composite.py`, and the tests check that the two agree.
 """
 from . import fused
+from .autograd import is_grad_enabled
 from .backend import get_backend
 from .creation import ones, zeros
 from .functions import take
@@ -107,7 +108,8 @@ def gelu(x, approximate="none"):
     "tanh" is the approximation GPT-2 used."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return fused.Gelu.apply(x, approximate=approximate)
+    with_slope = is_grad_enabled() and x.requires_grad          # else nothing will ask for it
+    return fused.Gelu.apply(x, approximate=approximate, with_slope=with_slope)
 
 
 def dropout(x, p=0.5, training=True):

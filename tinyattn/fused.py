@@ -209,17 +209,20 @@ class Gelu(Function):
     Tanh:  with u = sqrt(2/pi) (x + 0.044715 x^3), t = tanh(u), y = x (1 + t) / 2:
            dy/dx = (1 + t) / 2 + x (1 - t^2) / 2 * sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     The slope dy/dx is computed in the forward, while the pieces it shares with y are at hand,
-    and saved: backward is then one product, g * slope. Both run block by block (blocks.py):
-    the chains are long, and a block stays in cache.
+    and saved: backward is then one product, g * slope. with_slope=False (no gradient will be
+    asked for: inference) skips the slope's passes. Both run block by block (blocks.py): the
+    chains are long, and a block stays in cache.
     """
 
     __slots__ = ()
 
-    def forward(self, x, approximate):
+    def forward(self, x, approximate, with_slope=True):
         if approximate == "tanh":
             kernel = _gelu_tanh
         else:
             kernel = _gelu_exact_float32 if x.dtype == namespace(x).float32 else _gelu_exact
+        if not with_slope:      # the slope's block becomes a second scratch block
+            return map_rows(lambda *blocks: kernel(*blocks, with_slope=False), x, outputs=1, scratch=2)
         y, slope = map_rows(kernel, x, outputs=2, scratch=1)
         self.saved = slope
         return y
@@ -229,9 +232,9 @@ class Gelu(Function):
 
 
 # The kernels below fill y and slope for one block of rows, through `out=` (blocks.py says why);
-# s is a scratch block.
+# s is a scratch block. With with_slope=False, slope is scratch too and y alone is filled.
 
-def _gelu_exact(x, y, slope, s):
+def _gelu_exact(x, y, slope, s, with_slope=True):
     """Through special.erf: accurate to float64 for gradient checks, to float32's relative
     precision (tails included) in other dtypes."""
     xp = namespace(x)
@@ -239,12 +242,13 @@ def _gelu_exact(x, y, slope, s):
     s[...] = erf(s)
     s += 1.0
     s *= 0.5                                    # Phi(x)
-    xp.multiply(x, x, out=slope)                # then x phi(x) + Phi(x)
-    slope *= -0.5
-    xp.exp(slope, out=slope)
-    slope *= x
-    slope *= _INV_SQRT_2PI
-    slope += s
+    if with_slope:
+        xp.multiply(x, x, out=slope)            # then x phi(x) + Phi(x)
+        slope *= -0.5
+        xp.exp(slope, out=slope)
+        slope *= x
+        slope *= _INV_SQRT_2PI
+        slope += s
     xp.multiply(x, s, out=y)
 
 
@@ -254,8 +258,9 @@ _AS_P = 0.3275911
 _AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
-def _gelu_exact_float32(x, y, slope, s):
-    """Exact GELU in float32 in 27 array passes (through special.erf it takes about 45).
+def _gelu_exact_float32(x, y, slope, s, with_slope=True):
+    """Exact GELU in float32 in 27 array passes, 21 without the slope (through special.erf it
+    takes about 45).
 
     With h = Phi(-|x|) = erfc(|x| / sqrt 2) / 2, which A&S gives directly (1 - erf would cancel),
         y = relu(x) - |x| h           (x >= 0: x (1 - h);  x < 0: x h)
@@ -276,13 +281,14 @@ def _gelu_exact_float32(x, y, slope, s):
         y += 0.5 * c
         y *= s
     y *= slope
-    # Phi(x) = 0.5 + sign(x) (0.5 - h); copysign, not a `where`, which costs 25 passes on NumPy
-    xp.subtract(0.5, y, out=s)
-    xp.copysign(s, x, out=s)
-    s += 0.5
-    slope *= x                                  # slope <- x phi(x) + Phi(x)
-    slope *= _INV_SQRT_2PI
-    slope += s
+    if with_slope:
+        # Phi(x) = 0.5 + sign(x) (0.5 - h); copysign, not a `where`, which costs 25 NumPy passes
+        xp.subtract(0.5, y, out=s)
+        xp.copysign(s, x, out=s)
+        s += 0.5
+        slope *= x                              # slope <- x phi(x) + Phi(x)
+        slope *= _INV_SQRT_2PI
+        slope += s
     xp.abs(x, out=s)                            # y <- relu(x) - |x| h, relu(x) = (x + |x|) / 2
     y *= s
     s += x
@@ -290,24 +296,26 @@ def _gelu_exact_float32(x, y, slope, s):
     xp.subtract(s, y, out=y)
 
 
-def _gelu_tanh(x, y, slope, s):
-    """GPT-2's tanh GELU: y = x (1 + t) / 2 and its slope (class docstring) in 18 passes."""
+def _gelu_tanh(x, y, slope, s, with_slope=True):
+    """GPT-2's tanh GELU: y = x (1 + t) / 2 and its slope (class docstring) in 18 passes, y
+    alone in 8."""
     xp = namespace(x)
     xp.multiply(x, x, out=s)                    # s <- u = sqrt(2/pi) (x + 0.044715 x^3)
     s *= 0.044715 * _SQRT_2_OVER_PI
     s += _SQRT_2_OVER_PI
     s *= x
     xp.tanh(s, out=s)                           # s <- t
-    xp.multiply(s, s, out=y)                    # y <- 1 - t^2, for now
-    xp.subtract(1.0, y, out=y)
-    xp.multiply(x, x, out=slope)                # slope <- x du/dx
-    slope *= 3 * 0.044715 * _SQRT_2_OVER_PI
-    slope += _SQRT_2_OVER_PI
-    slope *= x
-    slope *= y                                  # slope <- (1 + t + x du/dx (1 - t^2)) / 2
-    slope += s
-    slope += 1.0
-    slope *= 0.5
+    if with_slope:
+        xp.multiply(s, s, out=y)                # y <- 1 - t^2, for now
+        xp.subtract(1.0, y, out=y)
+        xp.multiply(x, x, out=slope)            # slope <- x du/dx
+        slope *= 3 * 0.044715 * _SQRT_2_OVER_PI
+        slope += _SQRT_2_OVER_PI
+        slope *= x
+        slope *= y                              # slope <- (1 + t + x du/dx (1 - t^2)) / 2
+        slope += s
+        slope += 1.0
+        slope *= 0.5
     xp.add(s, 1.0, out=y)                       # y <- x (1 + t) / 2
     y *= x
     y *= 0.5
