@@ -54,3 +54,12 @@ def test_download_verifies_the_checksum(tmp_path):
 def test_default_corpus_is_python_source_on_this_machine():
     text = data.stdlib_corpus(max_chars=50_000)
     assert len(text) == 50_000 and "def " in text
+
+
+def test_char_dataset_batches_reach_the_last_window_and_need_context_plus_1_tokens():
+    ds = data.CharDataset("abcdefghij", val_fraction=0.0)
+    windows = (ds.batch("train", 1, 4, np.random.default_rng(seed)) for seed in range(200))
+    starts = {int(x[0, 0]) for x, _ in windows}
+    assert starts == set(range(len("abcdefghij") - 4))           # "a" ... "f": the last window too
+    with pytest.raises(ValueError, match="the train split has 10 tokens, fewer than context \\+ 1 = 11"):
+        ds.batch("train", 1, 10, np.random.default_rng(0))

@@ -86,3 +86,20 @@ def test_translation_stops_when_every_row_has_ended(backend):
     first = translate(model, src, 1, start_id=0).numpy()[0, 1]     # whatever it says first
     out = translate(model, src, 10, start_id=0, end_id=int(first))
     assert out.shape == (1, 2)
+
+
+def test_sampling_never_favours_the_last_token_when_the_cdf_falls_short_of_1(monkeypatch):
+    # float32 cumulative sums over a large vocabulary end below 1; a draw above the end must not
+    # fall through to the last token. Force the largest draw the generator can make.
+    vocab = 50257
+    logits = tinyattn.tensor(np.zeros((1, vocab), np.float32))
+    logits[0, 0] = 20.0                                    # token 0 takes almost all the mass
+    largest = np.float32(1.0 - 2.0 ** -24)
+    monkeypatch.setattr(tinyattn.get_backend("numpy"), "rand", lambda shape, dtype: np.full(shape, largest))
+    assert pick_next(logits).item() != vocab - 1
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 2.5, True])
+def test_top_k_must_be_a_positive_integer(top_k):
+    with pytest.raises(ValueError, match="top_k must be a positive integer or None"):
+        pick_next(tinyattn.randn(2, 5), top_k=top_k)

@@ -108,6 +108,29 @@ def test_non_strict_load_skips_missing_and_unexpected_keys_but_not_wrong_shapes(
         model.load_state_dict({"0.bias": np.ones(5)}, strict=False)
 
 
+def test_load_returns_the_missing_and_unexpected_keys_as_pytorch():
+    model = _model()
+    missing, unexpected = model.load_state_dict({"0.bias": np.ones(4), "extra": np.ones(1)}, strict=False)
+    assert missing == ["0.weight", "2.weight", "2.bias"] and unexpected == ["extra"]
+    result = model.load_state_dict(model.state_dict())
+    assert result.missing_keys == [] and result.unexpected_keys == []
+
+
+def test_a_module_shared_under_two_names_is_saved_under_both_as_pytorch():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 2)
+            self.b = self.a
+
+    model = Shared()
+    assert list(model.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert len(list(model.parameters())) == 2                   # still updated once
+    twin = Shared()
+    twin.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(twin.b.weight.numpy(), model.a.weight.numpy())
+
+
 def test_a_failed_load_leaves_the_model_unchanged():
     model = _model()
     before = _values(model)
@@ -186,6 +209,19 @@ def test_to_moves_parameters_and_buffers_and_keeps_parameter_identity():
     assert model.scale.backend.name == "numpy" and params[0].backend.name == "numpy"
 
 
+def test_to_moves_the_gradients_with_the_parameters():
+    # an optimiser stepping after `to` must still see the gradients of the backward before it
+    model = Counter()
+    model(tinyattn.randn(4, 2)).sum().backward()
+    grad = model.linear.weight.backend.to_numpy(model.linear.weight.grad)
+    model.to("float64")
+    assert tinyattn.Tensor(model.linear.weight.grad).dtype == "float64"
+    model.to("array_api_strict")
+    moved = model.linear.weight.grad
+    assert model.linear.weight.backend.to_numpy(moved).dtype == np.float64
+    np.testing.assert_allclose(model.linear.weight.backend.to_numpy(moved), grad, rtol=1e-7)
+
+
 def test_to_a_dtype_casts_floating_state_only():
     model = Counter()
     model.register_buffer("ids", tinyattn.arange(3))
@@ -219,6 +255,25 @@ def test_assigning_to_a_buffer_name_updates_the_buffer():
     np.testing.assert_array_equal(model.state_dict()["scale"].numpy(), [6.0, 6.0])
 
 
+@pytest.mark.parametrize("name, value, kind", [
+    ("weight", lambda: tinyattn.zeros(3, 2), "parameter 'weight' \\(nn.Parameter or None expected\\)"),
+    ("scale", lambda: np.ones(2), "buffer 'scale' \\(a Tensor or None expected\\)"),
+])
+def test_a_registered_name_refuses_a_value_of_another_kind_as_pytorch(name, value, kind):
+    # a plain tensor in a parameter's place would silently leave parameters() and the optimiser
+    model = Counter()
+    owner = model.linear if name == "weight" else model
+    with pytest.raises(TypeError, match=f"cannot assign .* as {kind}"):
+        setattr(owner, name, value())
+    assert [n for n, _ in model.named_parameters()] == ["linear.weight", "linear.bias"]
+    assert "scale" in model.state_dict()
+
+
+def test_train_takes_only_a_boolean():
+    with pytest.raises(ValueError, match="mode must be True or False, got 'False'"):
+        _model().train("False")
+
+
 # -- printing and containers ---------------------------------------------------------------------
 def test_repr_shows_the_layers_and_the_parameter_count():
     text = repr(_model())
@@ -245,6 +300,16 @@ def test_module_list_registers_its_modules_parameters():
     stack = Stack()
     assert len(stack.layers) == 3 and stack.layers[2] is list(stack.layers)[2]
     assert [n for n, _ in stack.named_parameters()][-2:] == ["layers.2.weight", "layers.2.bias"]
+
+
+@pytest.mark.parametrize("build", [lambda: nn.Sequential(nn.Linear(2, 3), F.relu),
+                                   lambda: nn.Sequential([nn.Linear(2, 3)]),
+                                   lambda: nn.ModuleList().append(lambda x: x)],
+                         ids=["a function", "a list", "a lambda appended"])
+def test_containers_refuse_what_is_not_a_module(build):
+    # silently dropped, the function would leave a different network with no error
+    with pytest.raises(TypeError, match="is not a Module"):
+        build()
 
 
 def test_cross_entropy_loss_module_matches_torch(torch, backend):

@@ -294,6 +294,17 @@ def test_clip_grad_norm_keeps_float32_gradients_float32(backend):
     assert tinyattn.Tensor(w.grad).dtype == "float32"
 
 
+def test_clip_grad_norm_with_a_nan_norm_makes_every_gradient_nan_as_pytorch(backend, torch):
+    ours, theirs, _ = _grads_ours_and_torch(torch, scale=1.0)
+    for o, t in zip(ours[:1], theirs[:1]):
+        o.grad[0, 0], t.grad[0, 0] = float("nan"), float("nan")
+    total = optim.clip_grad_norm_(ours, 1.0)
+    torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+    assert math.isnan(total.item())
+    for o, t in zip(ours, theirs):
+        assert np.isnan(o.backend.to_numpy(o.grad)).all() and t.grad.isnan().all().item()
+
+
 # -- learning-rate schedules ---------------------------------------------------------------------
 def _lrs(schedule, steps):
     """The lr of each group used by updates 1..steps (the first is set on construction)."""

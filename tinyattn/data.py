@@ -124,7 +124,10 @@ class CharDataset:
     def batch(self, split, batch_size, context, rng):
         """Random windows: inputs (B, context) and targets (B, context) shifted by one."""
         data = self.train if split == "train" else self.val
-        starts = rng.integers(0, len(data) - context - 1, size=batch_size)
+        if len(data) < context + 1:
+            raise ValueError(f"batch: the {split} split has {len(data)} tokens, fewer than "
+                             f"context + 1 = {context + 1} (a window and its next token)")
+        starts = rng.integers(0, len(data) - context, size=batch_size)      # last start: len - context - 1
         window = starts[:, None] + np.arange(context + 1)
         chunk = data[window]
         return chunk[:, :-1], chunk[:, 1:]

@@ -23,15 +23,19 @@ def pick_next(logits, greedy=False, temperature=1.0, top_k=None):
     if temperature <= 0:
         raise ValueError(f"pick_next: temperature must be > 0 (greedy=True takes the argmax), "
                          f"got {temperature}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"pick_next: top_k must be a positive integer or None (no cut), got {top_k!r}")
     scores = logits * (1.0 / temperature)
     if top_k is not None and top_k < scores.shape[-1]:
         k = scores.shape[-1] - top_k                                  # position of the kth largest
         kth_largest = xp.sort(scores.data, axis=-1)[:, k:k + 1]                             # (B, 1)
         scores = Tensor._make(xp.where(scores.data < kth_largest, -float("inf"), scores.data), False, None)
     probs = softmax(scores, axis=-1).data                                               # (B, V)
-    # inverse-CDF sampling: the first token whose cumulative probability passes a uniform draw
+    # inverse-CDF sampling: the first token whose cumulative probability passes a uniform draw.
+    # The draw is scaled to the cdf's last entry, which float32 round-off leaves short of 1 on
+    # large vocabularies: otherwise draws above it would all go to the last token.
     cdf = xp.cumulative_sum(probs, axis=-1)
-    u = get_backend(logits.backend).rand((probs.shape[0], 1), logits.dtype)
+    u = get_backend(logits.backend).rand((probs.shape[0], 1), logits.dtype) * cdf[:, -1:]
     chosen = xp.sum(xp.astype(cdf < u, xp.int64), axis=-1)
     return Tensor._make(xp.clip(chosen, 0, probs.shape[-1] - 1), False, None)
 

@@ -221,19 +221,21 @@ def _check_attention(attention, window, dropout):
                          f"cannot drop them: use dropout=0.0, or attention='standard' (got {dropout})")
 
 
-_bias_cache = {}
+_bias_cache = {}      # (dtype, backend) -> the bias of the longest length asked for so far
 
 
 def _causal_bias(time, like):
     """(T_k, T_q) array to add to the transposed scores k q^T (the layout fused_attention.py
     works in): 0 where key <= query, the most negative finite number where the key comes after
-    the query. Made once per length, dtype and backend, then reused every step."""
-    key = (time, like.dtype, like.backend.name)
-    if key not in _bias_cache:
+    the query. One array per dtype and backend, reused every step; a shorter length takes its
+    top-left corner (the same rule), so memory stays that of the longest length."""
+    key = (like.dtype, like.backend.name)
+    bias = _bias_cache.get(key)
+    if bias is None or bias.shape[0] < time:
         backend = like.backend
         most_negative = float(backend.xp.finfo(like.data.dtype).min)
         allowed = backend.xp.permute_dims(causal_mask(time, backend=backend).data, (1, 0))
         zeros = backend.zeros((time, time), like.data.dtype)
-        _bias_cache[key] = backend.xp.where(allowed, zeros, most_negative)
-    return _bias_cache[key]
+        bias = _bias_cache[key] = backend.xp.where(allowed, zeros, most_negative)
+    return bias[:time, :time]
 

@@ -127,6 +127,9 @@ class ModuleList(Module):
             self.append(m)
 
     def append(self, module):
+        if not isinstance(module, Module):      # a function would be dropped, not called
+            raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module; wrap "
+                            "functions in one (nn.ReLU() for F.relu)")
         setattr(self, str(len(self._modules)), module)      # registered under "0", "1", ...
         return self
 

@@ -6,7 +6,7 @@ positional table, a mask). From these it knows its parameters in a fixed order, 
 load them by name (`state_dict`), switch dropout on and off (`train` / `eval`), and move
 everything to another backend (`to`).
 """
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 from ..backend import DTYPE_NAMES
 from ..tensor import Tensor
@@ -38,13 +38,17 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
                                  "attributes")
-        if name in self._buffers and (value is None or type(value) is Tensor):
-            # as in PyTorch, assigning to a buffer's name updates the buffer (self.steps = ...);
-            # popping it here would silently drop the new value from state_dict and `to`
-            self._buffers[name] = value
-            return
         home = self._parameters if isinstance(value, Parameter) else \
             self._modules if isinstance(value, Module) else None
+        if name in self._buffers and home is None:
+            # as in PyTorch, assigning to a buffer's name updates the buffer (self.steps = ...)
+            _check_assignment(self, name, value, Tensor, "buffer", "a Tensor")
+            self._buffers[name] = value
+            return
+        if name in self._parameters and home is None:
+            # a plain tensor in a parameter's place would silently leave parameters(),
+            # state_dict() and the optimiser
+            _check_assignment(self, name, value, Parameter, "parameter", "nn.Parameter")
         for table in (self._parameters, self._buffers, self._modules):
             if table is not home:
                 table.pop(name, None)
@@ -87,12 +91,13 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # -- walking the tree ---------------------------------------------------------------------
-    def named_modules(self, prefix=""):
-        """(name, module) for this module and every module inside it, depth first, each once."""
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """(name, module) for this module and every module inside it, depth first; a module
+        reachable under two names comes once, unless remove_duplicate=False (as in PyTorch)."""
         seen, stack = set(), [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -129,6 +134,8 @@ class Module:
     # -- modes and gradients -------------------------------------------------------------------
     def train(self, mode=True):
         """Training mode (dropout active) for this module and all inside it."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"{type(self).__name__}.train: mode must be True or False, got {mode!r}")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -144,14 +151,16 @@ class Module:
 
     def to(self, target=None, dtype=None):
         """Move every parameter and buffer to a backend and/or dtype, in place; returns self.
-        Parameters stay the same objects, so an optimiser made before still updates them.
-        Integer buffers keep their dtype (as PyTorch): only floating-point state is cast."""
+        Parameters stay the same objects, so an optimiser made before still updates them, and
+        their gradients move with them. Integer buffers keep their dtype (as PyTorch): only
+        floating-point state is cast."""
         if target in DTYPE_NAMES:       # m.to("float64"): a dtype, not a backend
             target, dtype = None, target
         for m in self.modules():
             for p in m._parameters.values():
+                if p.grad is not None:
+                    p.grad = Tensor._make(p.grad, False, None).to(target, dtype).data
                 p.data = p.to(target, dtype).data
-                p.grad = None
             for name, b in m._buffers.items():
                 if b is not None:
                     floating = b.dtype.startswith("float")
@@ -160,10 +169,10 @@ class Module:
 
     # -- saving and loading --------------------------------------------------------------------
     def state_dict(self):
-        """Every parameter and persistent buffer by dotted name (tied weights under each of
-        their names, as PyTorch), as detached tensors sharing the module's arrays."""
+        """Every parameter and persistent buffer by dotted name (tied weights and shared modules
+        under each of their names, as PyTorch), as detached tensors sharing the module's arrays."""
         state = OrderedDict()
-        for prefix, module in self.named_modules():
+        for prefix, module in self.named_modules(remove_duplicate=False):
             dot = f"{prefix}." if prefix else ""
             for name, p in module._parameters.items():
                 state[dot + name] = p.detach()
@@ -178,6 +187,7 @@ class Module:
         Values may be tensors, NumPy arrays or arrays of any backend; they are converted to
         each parameter's backend and dtype. Every problem (missing keys, unexpected keys, wrong
         shapes) is reported in one error, and nothing is changed unless everything fits.
+        Returns (missing_keys, unexpected_keys), both empty unless strict=False let them pass.
         """
         own = self.state_dict()
         missing = [k for k in own if k not in state]
@@ -194,7 +204,7 @@ class Module:
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
         converted = {k: _as_array(state[k], own[k]) for k in own if k in state}
-        for prefix, module in self.named_modules():
+        for prefix, module in self.named_modules(remove_duplicate=False):
             dot = f"{prefix}." if prefix else ""
             for name, p in module._parameters.items():
                 if dot + name in converted:
@@ -202,6 +212,7 @@ class Module:
             for name in module._buffers:
                 if dot + name in converted:
                     module._buffers[name] = Tensor._make(converted[dot + name], False, None)
+        return IncompatibleKeys(missing, unexpected)
 
     # -- printing --------------------------------------------------------------------------------
     def extra_repr(self):
@@ -215,6 +226,16 @@ class Module:
             return head + ")"
         count = self.num_parameters()
         return head + "\n  " + "\n  ".join(lines) + f"\n)  # {count:,} parameters"
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _check_assignment(module, name, value, kind, what, expected):
+    """PyTorch's rule: a registered parameter or buffer name takes only its own kind, or None."""
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{type(module).__name__}: cannot assign {type(value).__name__} as {what} "
+                        f"{name!r} ({expected} or None expected)")
 
 
 def _shape(value):

@@ -11,7 +11,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     total = || (||g_1||, ||g_2||, ...) ||  over the parameters that have a gradient, i.e. the norm
     of all gradients joined into one vector; norm_type 2 (default), any p > 0, or math.inf (the
     largest |g|). If total > max_norm, every gradient is multiplied by max_norm / (total + 1e-6)
-    (PyTorch's rule); otherwise the gradients are left as they are.
+    (PyTorch's rule); otherwise the gradients are left as they are. A nan total makes every
+    gradient nan, as in PyTorch, so that a broken step shows instead of half applying.
 
     parameters: a tensor or an iterable of tensors (`model.parameters()` is fine).
     Returns the total norm (before clipping) as a 0-d Tensor, as PyTorch, for logging.
@@ -54,7 +55,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {total_value}; "
                            "a loss or gradient became nan or inf")
     clip = float(max_norm) / (total_value + 1e-6)
-    if clip < 1.0:
+    if clip < 1.0 or math.isnan(clip):
         for p in grads:
             p.grad *= clip              # Python float: keeps the gradient's dtype
     return Tensor._make(xp.asarray(total), False, None)
