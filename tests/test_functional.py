@@ -89,6 +89,22 @@ def test_cross_entropy_ignored_positions_get_no_gradient(rng):
     assert np.all(grad[[1, 3]] == 0) and np.all(grad[[0, 2]] != 0)
 
 
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_with_every_position_ignored_is_nan_with_zero_gradients_as_pytorch(
+        backend, torch, rng, label_smoothing):
+    logits = rng.standard_normal((4, 6))
+    ours = tinyattn.tensor(logits, requires_grad=True)
+    theirs = torch.tensor(logits, requires_grad=True)
+    with np.errstate(invalid="ignore"):                    # 0/0, as torch's mean over nothing
+        loss = F.cross_entropy(ours, tinyattn.tensor([-100] * 4), label_smoothing=label_smoothing)
+    their_loss = torch.nn.functional.cross_entropy(theirs, torch.full((4,), -100),
+                                                   label_smoothing=label_smoothing)
+    loss.backward()
+    their_loss.backward()
+    assert math.isnan(loss.item()) and math.isnan(their_loss.item())
+    np.testing.assert_array_equal(ours.backend.to_numpy(ours.grad), theirs.grad.numpy())
+
+
 @pytest.mark.parametrize("kwargs", CE_CASES, ids=str)
 def test_cross_entropy_matches_pytorch(torch, rng, kwargs):
     logits = rng.standard_normal((6, 5))

@@ -35,7 +35,8 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
     logits (..., C) float; target (...) integer class ids. With label smoothing eps the target
     distribution is (1 - eps) on the true class plus eps/C on every class (as in PyTorch and
     *Attention Is All You Need*). Positions whose target is `ignore_index` count for nothing,
-    and the mean is over the other positions.
+    and the mean is over the other positions. (If all are ignored, the mean is 0/0 = nan, and
+    so are the gradients here; the fused F.cross_entropy gives zero gradients, as PyTorch.)
     """
     num_classes = logits.shape[-1]
     logp = log_softmax(logits, axis=-1)

@@ -89,6 +89,8 @@ class CrossEntropy(Function):
     smoothing eps). A position whose target is ignore_index has weight 0; n counts the others.
     Backward: d/dx_c [-sum_c' q_c' log p_c'] = p_c - q_c (the q's sum to 1), so
     dL/dx = g * weight * (softmax(x) - q) / n. Targets are not differentiated.
+    When every position is ignored the loss is 0/0 = nan and the gradient is 0, as in PyTorch:
+    one all-padding batch must not put nan into every weight.
     """
 
     __slots__ = ()
@@ -124,9 +126,10 @@ class CrossEntropy(Function):
         classes = backend_of(g).arange(0, num_classes, 1, target.dtype)
         one_hot = xp.astype(classes[None, :] == target[:, None], logp.dtype)       # (N, C)
         grad = xp.exp(logp) - (one_hot * (1.0 - eps) + eps / num_classes)          # p - q
-        scale = g / count
         if weight is not None:
             grad = grad * weight[:, None]
+            count = xp.where(count > 0, count, xp.ones_like(count))     # n = 0: every weight is 0
+        scale = g / count
         return grad * scale, None
 
 
