@@ -197,6 +197,50 @@ class Tensor:
     def __rpow__(self, base):
         return (self * math.log(base)).exp()                # base ** x = e^(x ln base)
 
+    # -- in-place updates: `p -= lr * p.grad` under no_grad() ------------------------------------
+    # Without these, Python would fall back to `p = p - lr * p.grad`, rebinding only the local
+    # name: the module's and the optimiser's parameter would silently stay unchanged.
+    def __iadd__(self, other):
+        return self._update_in_place(other, "add", "+")
+
+    def __isub__(self, other):
+        return self._update_in_place(other, "subtract", "-")
+
+    def __imul__(self, other):
+        return self._update_in_place(other, "multiply", "*")
+
+    def __itruediv__(self, other):
+        return self._update_in_place(other, "divide", "/")
+
+    def _update_in_place(self, other, name, symbol):
+        """self <symbol>= other written into this tensor's own array, as PyTorch: every reference
+        to this Tensor sees the new values, and its shape and dtype stay (other broadcasts to it).
+        Autograd does not track it, so it is refused where backward would need it."""
+        op = symbol + "="
+        if self.dtype == "bool":
+            raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); combine masks with & and |")
+        other = self._lift(other)
+        if autograd.is_grad_enabled() and (self.requires_grad or other.requires_grad):
+            raise RuntimeError(f"{op}: an in-place update of a tensor that requires grad would be invisible "
+                               f"to backward; for a manual update (an SGD step) write it inside "
+                               f"`with tinyattn.no_grad():`, or write `x = x {symbol} y` for a new tensor")
+        autograd.check_same_backend(op, [self.data, other.data])
+        shape = _broadcast_shape(op, self.shape, other.shape)
+        if shape != self.shape:
+            raise ValueError(f"{op}: the result has shape {shape}, which does not fit the tensor of shape "
+                             f"{self.shape} updated in place; write `x = x {symbol} y` for a new tensor")
+        mine, theirs = _kind(self.dtype), _kind(other.dtype)
+        if max(theirs, 2 if name == "divide" else 0) > mine:    # e.g. int64 += 0.5, int64 /= 2
+            result = other.dtype if theirs > mine else "float32"
+            raise TypeError(f"{op}: the result type {result} can't be cast to {self.dtype}, the dtype of "
+                            f"the tensor updated in place; convert it first (x = x.float()) or write "
+                            f"`x = x {symbol} y` for a new tensor")
+        xp = self.backend.xp
+        b = other.data if theirs == mine else xp.astype(other.data, self.data.dtype)  # bool -> int -> float
+        result = getattr(xp, name)(self.data, b)                # float64 into float32: computed, then cast
+        self.data[...] = xp.astype(result, self.data.dtype, copy=False)
+        return self
+
     def __matmul__(self, other):
         return _mm.matmul(self, self._lift(other))
 
@@ -395,6 +439,11 @@ class Tensor:
         self.data[_ix.basic_key(key, self.shape)] = value
 
 
+def _kind(dtype):
+    """The order in which dtypes promote: bool < integers < floating point."""
+    return 2 if dtype in FLOAT_DTYPES else 0 if dtype == "bool" else 1
+
+
 # The primitives build on Function (autograd) which builds on Tensor: import them last.
 from . import functions as _functions  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
@@ -402,3 +451,4 @@ from .ops import index as _ix  # noqa: E402
 from .ops import matmul as _mm  # noqa: E402
 from .ops import reduce as _red  # noqa: E402
 from .ops import shape as _shp  # noqa: E402
+from .ops.broadcast import broadcast_shape as _broadcast_shape  # noqa: E402
