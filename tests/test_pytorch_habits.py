@@ -7,6 +7,7 @@ once with PyTorch and once with tinyattn; with the same weights, the two give th
 import math
 
 import numpy as np
+import pytest
 
 import tinyattn
 import tinyattn.functional as tF
@@ -124,3 +125,23 @@ def test_masks_combine_with_and_or_not(backend):
     padding = tinyattn.tensor([True, True, False])
     np.testing.assert_array_equal((causal & padding).numpy(), np.tril(np.ones((3, 3), bool)) & [1, 1, 0])
     np.testing.assert_array_equal((~causal | padding).numpy(), ~np.tril(np.ones((3, 3), bool)) | [1, 1, 0])
+
+
+def test_tensor_copies_its_data_as_torch_tensor(backend):
+    host = np.arange(3.0)
+    t = tinyattn.tensor(host, dtype="float64")
+    t[0] = 99.0
+    assert host[0] == 0.0
+    source = tinyattn.ones(2)
+    copy = tinyattn.tensor(source.data)
+    copy[0] = 5.0
+    assert source.numpy().tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("value, dtype", [(3, None), (True, None), (0.5, None), (2.7, "int64"),
+                                          (-2.7, "int64"), (1, "float64")])
+def test_full_takes_its_dtype_from_the_value_as_torch(backend, torch, value, dtype):
+    ours = tinyattn.full((2, 3), value, dtype=dtype)
+    theirs = torch.full((2, 3), value, dtype=getattr(torch, dtype) if dtype else None)
+    assert ours.dtype == str(theirs.dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

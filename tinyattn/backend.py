@@ -96,6 +96,9 @@ class Backend:
     def ones(self, shape, dtype):
         return self.xp.ones(shape, dtype=dtype, **self.place)
 
+    def full(self, shape, value, dtype):
+        return self.xp.full(shape, value, dtype=dtype, **self.place)
+
     def arange(self, start, stop, step, dtype):
         return self.xp.arange(start, stop, step, dtype=dtype, **self.place)
 

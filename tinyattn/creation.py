@@ -9,8 +9,13 @@ from .tensor import Tensor
 
 
 def tensor(data, dtype=None, requires_grad=False, backend=None):
-    """A tensor holding a copy of `data` (number, nested list, NumPy or backend array)."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, backend=backend)
+    """A tensor holding a copy of `data` (number, nested list, NumPy or backend array), as
+    torch.tensor: writing into one never changes the other. (`Tensor(array)` wraps without a
+    copy.)"""
+    t = Tensor(data, dtype=dtype, backend=backend)
+    if not isinstance(data, (bool, int, float, list, tuple)):      # an array, which t may share
+        t.data = t.backend.copy(t.data)
+    return t.requires_grad_(requires_grad)
 
 
 def _filled(make, shape, dtype, requires_grad, backend):
@@ -36,7 +41,16 @@ def ones(*shape, dtype=None, requires_grad=False, backend=None):
 
 
 def full(shape, value, dtype=None, requires_grad=False, backend=None):
-    return _filled(lambda b, s, dt: b.ones(s, dt) * value, (shape,), dtype, requires_grad, backend)
+    """`shape` filled with `value`. Without a dtype it follows the value, as in PyTorch: bool,
+    int64 for an int, float32 for a float. An integer dtype truncates a float value (2.7 -> 2)."""
+    if dtype is None:
+        dtype = "bool" if isinstance(value, bool) else "int64" if isinstance(value, int) else "float32"
+
+    def make(b, s, dt):
+        kind = b.dtype_names[dt]
+        fill = bool(value) if kind == "bool" else int(value) if "int" in kind else float(value)
+        return b.full(s, fill, dt)
+    return _filled(make, (shape,), dtype, requires_grad, backend)
 
 
 def randn(*shape, dtype=None, requires_grad=False, backend=None):
