@@ -220,3 +220,13 @@ def test_an_index_from_another_backend_is_named():
         index = tinyattn.tensor([0])
     with pytest.raises(TypeError, match="index on 'array_api_strict'"):
         tinyattn.randn(3, backend="numpy")[index]
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda: F.gelu(tinyattn.arange(3)), "gelu"),
+    (lambda: F.layer_norm(tinyattn.arange(4).reshape(1, 4), 4), "layernorm"),
+])
+def test_a_numpy_error_that_needs_more_than_a_message_is_still_named(call, op):
+    # NumPy's casting errors take more than a message: the clearer error falls back to TypeError
+    with pytest.raises(TypeError, match=f"{op}: failed on inputs .*int64"):
+        call()

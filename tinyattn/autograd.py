@@ -84,13 +84,22 @@ class Function:
         The default describes the inputs; ops with a rule of their own (matmul) override it.
         """
         described = ", ".join(f"{t.shape} {t.dtype}" for t in inputs)
-        raise type(error)(f"{cls.__name__.lower()}: failed on inputs {described}: {error}") from error
+        raise _same_kind(error, f"{cls.__name__.lower()}: failed on inputs {described}: {error}") from error
 
     def forward(self, *arrays):
         raise NotImplementedError
 
     def backward(self, grad):
         raise NotImplementedError
+
+
+def _same_kind(error, message):
+    """An exception of error's type carrying `message`; of its nearest built-in base type (e.g.
+    TypeError) when that type cannot be made from a message alone, as NumPy's casting errors."""
+    try:
+        return type(error)(message)
+    except TypeError:
+        return next(kind for kind in type(error).__mro__ if kind.__module__ == "builtins")(message)
 
 
 def check_same_backend(op, arrays):
