@@ -230,3 +230,9 @@ def test_a_numpy_error_that_needs_more_than_a_message_is_still_named(call, op):
     # NumPy's casting errors take more than a message: the clearer error falls back to TypeError
     with pytest.raises(TypeError, match=f"{op}: failed on inputs .*int64"):
         call()
+
+
+def test_linear_with_a_weight_that_is_not_a_matrix_says_so():
+    expected = r"linear: the weight must be \(out_features, in_features\), got shape \(4,\)"
+    with pytest.raises(ValueError, match=expected):
+        F.linear(tinyattn.randn(2, 4), tinyattn.randn(4))

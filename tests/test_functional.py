@@ -205,7 +205,8 @@ def test_erf_primitive_matches_pytorch(torch, backend, rng):
     np.testing.assert_allclose(grad, leaf.grad.numpy(), **F64)
 
 
-LINEAR_SHAPES = [[(4, 3), (5, 3), (5,)], [(2, 3, 4), (6, 4), (6,)], [(2, 2, 3, 4), (1, 4), (1,)]]
+LINEAR_SHAPES = [[(4, 3), (5, 3), (5,)], [(2, 3, 4), (6, 4), (6,)], [(2, 2, 3, 4), (1, 4), (1,)],
+                 [(2, 3, 4), (6, 4), (1, 6)], [(2, 3, 4), (6, 4), ()]]
 
 
 @pytest.mark.parametrize("shapes", LINEAR_SHAPES, ids=str)

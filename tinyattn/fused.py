@@ -12,6 +12,7 @@ import math
 from .autograd import Function
 from .backend import backend_of, namespace
 from .blocks import map_rows, row_blocks
+from .ops.broadcast import unbroadcast
 from .special import erf
 
 
@@ -329,23 +330,25 @@ class Linear(Function):
 
     Backward, with the leading axes of x and g folded into rows (x2 (N, in), g2 (N, out)):
         dL/dx = g @ W,   dL/dW = g2^T @ x2 (one matrix product sums over every row),
-        dL/db = sum of g over the rows.
+        dL/db = sum of g over the rows (over the axes b was broadcast along, for another shape
+        of b, such as (1, out)).
     """
 
     __slots__ = ()
 
     def forward(self, x, weight, bias=None):
         xp = namespace(x)
-        self.saved = (x, weight)
+        self.saved = (x, weight, None if bias is None else bias.shape)
         # (B, T, in) as one (B*T, in) matrix: one large product instead of B small ones
         rows = xp.reshape(x, (-1, x.shape[-1]))
         y = xp.matmul(rows, xp.permute_dims(weight, (1, 0)))
+        y = xp.reshape(y, tuple(x.shape[:-1]) + (weight.shape[0],))
         if bias is not None:
             y += bias
-        return xp.reshape(y, tuple(x.shape[:-1]) + (weight.shape[0],))
+        return y
 
     def backward(self, g):
-        x, weight = self.saved
+        x, weight, bias_shape = self.saved
         xp = namespace(g)
         g2 = xp.reshape(g, (-1, g.shape[-1]))
         dx = xp.reshape(xp.matmul(g2, weight), x.shape) if self.needs_grad[0] else None
@@ -353,11 +356,16 @@ class Linear(Function):
             if self.needs_grad[1] else None
         if len(self.needs_grad) == 2:
             return dx, dw
-        db = xp.sum(g2, axis=0) if self.needs_grad[2] else None
+        if not self.needs_grad[2]:
+            return dx, dw, None
+        db = xp.sum(g2, axis=0) if bias_shape == (weight.shape[0],) else unbroadcast(xp, g, bias_shape)
         return dx, dw, db
 
     @classmethod
     def explain_failure(cls, error, x, weight, bias=None):
+        if weight.ndim != 2:
+            raise ValueError(f"linear: the weight must be (out_features, in_features), got shape "
+                             f"{weight.shape}") from error
         if x.shape[-1] != weight.shape[-1]:
             raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1]} features, the weight "
                              f"{weight.shape} expects {weight.shape[-1]}") from error
