@@ -263,3 +263,18 @@ def test_float32_exact_gelu_is_within_its_error_bound(backend):
     eps = float(np.finfo(np.float32).eps)
     assert np.all(np.abs(y32 - y64) <= 7.5e-8 * np.abs(x) + 8 * eps * np.abs(y64) + 1e-38)
     assert np.all(np.abs(s32 - s64) <= 7.5e-8 + 4 * eps)
+
+
+@pytest.mark.parametrize("row", [[-math.inf, -math.inf], [math.inf, 0.0]], ids=["all -inf", "+inf"])
+def test_logsumexp_of_a_row_with_infinities_matches_pytorch(backend, torch, row):
+    # a fully masked row is -inf, not nan
+    values = [row, [1.0, 2.0]]
+    x = tinyattn.tensor(values, dtype="float64", requires_grad=True)
+    t = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = F.logsumexp(x, dim=1)
+        y.sum().backward()
+    expected = torch.logsumexp(t, 1)
+    expected.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(x.backend.to_numpy(x.grad), t.grad.numpy())       # nan where torch's is

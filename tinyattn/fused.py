@@ -61,7 +61,8 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
-    """y = m + log sum exp(x - m), m = max x (stable for any x).
+    """y = m + log sum exp(x - m), m = max x (stable for any x). An infinite m is taken as 0,
+    as PyTorch does: x - m would be nan (inf - inf), and the sum gives -inf or inf by itself.
 
     Backward: dy/dx_j = exp(x_j - y) = softmax_j, so dL/dx = g * softmax (g broadcast over axis).
     """
@@ -71,6 +72,7 @@ class LogSumExp(Function):
     def forward(self, x, axis, keepdims):
         xp = namespace(x)
         m = xp.max(x, axis=axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
         y = m + xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True))
         self.saved = (x, y, axis, keepdims)
         return y if keepdims else xp.squeeze(y, axis=axis)
