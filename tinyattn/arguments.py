@@ -34,16 +34,33 @@ def shape_arg(shape):
     return tuple(int(n) for n in shape)
 
 
+def dim_arg(op, dims, ndim, new_axis=False):
+    """One axis (an int) or several (a tuple or list) as numbers >= 0, counting -1 as the last.
+
+    An axis outside -ndim..ndim-1 is an IndexError naming the op, as in PyTorch: NumPy-style
+    `d % ndim` would silently pick another axis (softmax(x2d, dim=2) running over dim 0).
+    `new_axis` allows the ndim + 1 positions a new axis can take (unsqueeze, stack); a 0-d
+    tensor accepts 0 and -1, as in PyTorch. An axis named twice is a ValueError."""
+    n = max(ndim + new_axis, 1)
+    single = not isinstance(dims, (tuple, list))
+    axes = []
+    for d in (dims,) if single else dims:
+        if not -n <= d < n:
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
+                             f"(expected {-n}..{n - 1})")
+        axes.append(int(d) % n)
+    if len(set(axes)) < len(axes):
+        raise ValueError(f"{op}: dims {tuple(dims)} name the same axis more than once")
+    return axes[0] if single else tuple(axes)
+
+
 def reduce_args(op, ndim, axis, dim, keepdims, keepdim):
     """Normalise (axis | dim, keepdims | keepdim) to (a tuple of axes >= 0, a bool)."""
     axis = dim if dim is not None else axis
     keep = keepdim if keepdim is not None else keepdims
     if axis is None:
         return tuple(range(ndim)), keep
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+    axes = dim_arg(op, axis if isinstance(axis, (tuple, list)) else (axis,), ndim)
     if ndim == 0:       # PyTorch lets 0 and -1 name the single "axis" of a 0-d tensor; there is none
         return (), keep
-    return tuple(sorted(a % ndim for a in axes)), keep
+    return tuple(sorted(axes)), keep

@@ -8,6 +8,7 @@ Each is the fused Function from `fused.py`; the readable composition of primitiv
 the same thing is in `composite.py`, and the tests check that the two agree.
 """
 from . import fused
+from .arguments import dim_arg
 from .autograd import is_grad_enabled
 from .backend import get_backend
 from .creation import ones, zeros
@@ -16,24 +17,24 @@ from .ops import elementwise as _ew
 from .tensor import Tensor
 
 
-def _axis(axis, dim, ndim):
-    return (dim if dim is not None else axis) % ndim
+def _axis(op, axis, dim, ndim):
+    return dim_arg(op, dim if dim is not None else axis, ndim)
 
 
 def softmax(x, axis=-1, *, dim=None):
     """Positive weights summing to 1 along `axis`: exp(x_i) / sum_j exp(x_j). Shape kept."""
-    return fused.Softmax.apply(x, axis=_axis(axis, dim, x.ndim))
+    return fused.Softmax.apply(x, axis=_axis("softmax", axis, dim, x.ndim))
 
 
 def log_softmax(x, axis=-1, *, dim=None):
     """log(softmax(x)) along `axis`, computed stably as x - logsumexp(x). Shape kept."""
-    return fused.LogSoftmax.apply(x, axis=_axis(axis, dim, x.ndim))
+    return fused.LogSoftmax.apply(x, axis=_axis("log_softmax", axis, dim, x.ndim))
 
 
 def logsumexp(x, axis=-1, keepdims=False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) along `axis`, without overflow. (..., C) -> (...)."""
     keep = keepdim if keepdim is not None else keepdims
-    return fused.LogSumExp.apply(x, axis=_axis(axis, dim, x.ndim), keepdims=keep)
+    return fused.LogSumExp.apply(x, axis=_axis("logsumexp", axis, dim, x.ndim), keepdims=keep)
 
 
 def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):

@@ -3,6 +3,7 @@
 PyTorch code writes `torch.exp(x)` as often as `x.exp()`; both work here. Functions that combine
 several tensors (concat, stack, where, maximum) live only here.
 """
+from .arguments import dim_arg
 from .autograd import check_same_backend
 from .creation import arange
 from .ops import elementwise as _ew
@@ -95,7 +96,7 @@ def concat(tensors, axis=0, *, dim=None):
     """Tensors joined along an existing axis: shapes agree on every other axis."""
     tensors = list(tensors)
     axis = dim if dim is not None else axis
-    return _shp.Concat.apply(*tensors, axis=axis % tensors[0].ndim)
+    return _shp.Concat.apply(*tensors, axis=dim_arg("concat", axis, tensors[0].ndim))
 
 
 cat = concat
@@ -104,14 +105,14 @@ cat = concat
 def stack(tensors, axis=0, *, dim=None):
     """Tensors of one shape joined along a new axis."""
     tensors = list(tensors)
-    axis = (dim if dim is not None else axis) % (tensors[0].ndim + 1)
+    axis = dim_arg("stack", dim if dim is not None else axis, tensors[0].ndim, new_axis=True)
     return concat([t.unsqueeze(axis) for t in tensors], axis=axis)
 
 
 def take(x, index, axis=0):
     """Slices of x along `axis` picked by an integer tensor `index` (any shape): the axis is
     replaced by index's axes. take(embedding_table, token_ids) is an embedding lookup."""
-    axis = axis % x.ndim
+    axis = dim_arg("take", axis, x.ndim)
     checked = _ix.index_array(x, index, axis)
     if axis == 0:
         return _ix.gather(x, [checked])

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from . import autograd
-from .arguments import reduce_args, shape_arg, to_array
+from .arguments import dim_arg, reduce_args, shape_arg, to_array
 from .backend import DTYPE_NAMES, backend_of, get_backend
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -60,7 +60,7 @@ class Tensor:
 
     def size(self, dim=None):
         """The shape, or the size of one axis (PyTorch's spelling)."""
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[dim_arg("size", dim, self.ndim)]
 
     def numel(self):
         return math.prod(self.shape)
@@ -321,7 +321,8 @@ class Tensor:
         return _red.Max.apply(self, axes=axes, keepdims=keep)
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return -(-self).max(axis, keepdims, dim=dim, keepdim=keepdim)
+        axes, keep = reduce_args("min", self.ndim, axis, dim, keepdims, keepdim)
+        return -_red.Max.apply(-self, axes=axes, keepdims=keep)
 
     def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
         """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0."""
@@ -335,7 +336,7 @@ class Tensor:
         if axis is None:                     # the position in the flattened tensor, as PyTorch
             return Tensor._make(self.backend.xp.argmax(self.backend.xp.reshape(self.data, (-1,))),
                                 False, None)
-        (axis,), _ = reduce_args("argmax", self.ndim, axis, None, keepdims, None)
+        axis = dim_arg("argmax", axis, self.ndim)
         return Tensor._make(self.backend.xp.argmax(self.data, axis=axis, keepdims=keepdims), False, None)
 
     # -- shape ---------------------------------------------------------------------------------
@@ -347,21 +348,29 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self):
-        return self.reshape(-1)
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Axes start_dim..end_dim (both included) merged into one; all of them by default."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = dim_arg("flatten", start_dim, self.ndim), dim_arg("flatten", end_dim, self.ndim)
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        merged = math.prod(self.shape[start:end + 1])
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
 
     def contiguous(self):
         """Returns self: arrays here need no explicit layout change (kept for PyTorch code)."""
         return self
 
     def permute(self, *dims):
-        dims = tuple(d % self.ndim for d in shape_arg(dims))
-        if sorted(dims) != list(range(self.ndim)):
+        dims = dim_arg("permute", shape_arg(dims), self.ndim)
+        if len(dims) != self.ndim:
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of {self.shape}")
         return _shp.Permute.apply(self, dims=dims)
 
     def transpose(self, dim0=-2, dim1=-1):
         """Swap two axes (PyTorch's meaning; NumPy's transpose is `permute`)."""
+        dim0, dim1 = dim_arg("transpose", dim0, self.ndim), dim_arg("transpose", dim1, self.ndim)
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return _shp.Permute.apply(self, dims=tuple(dims))
@@ -397,7 +406,7 @@ class Tensor:
 
     def unsqueeze(self, axis):
         """A new size-1 axis at position `axis`."""
-        axis = axis % (self.ndim + 1)
+        axis = dim_arg("unsqueeze", axis, self.ndim, new_axis=True)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
     def squeeze(self, axis=None, *, dim=None):
@@ -406,13 +415,13 @@ class Tensor:
         axis = dim if dim is not None else axis
         if axis is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        axes = {a % max(self.ndim, 1) for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = dim_arg("squeeze", axis if isinstance(axis, (tuple, list)) else (axis,), self.ndim)
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
 
     def split(self, split_size, axis=0, *, dim=None):
         """Pieces of `split_size` along the axis (the last may be smaller), or of the sizes in a
         list, as PyTorch's `split`. Each piece is a slice, so each backpropagates on its own."""
-        axis = (dim if dim is not None else axis) % self.ndim
+        axis = dim_arg("split", dim if dim is not None else axis, self.ndim)
         n = self.shape[axis]
         sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
             [min(split_size, n - s) for s in range(0, n, split_size)]

@@ -59,7 +59,7 @@ def matmul(a, b):
         raise ValueError(f"matmul: both operands need at least one dimension, "
                          f"got shapes {a.shape} and {b.shape}")
     if a.ndim == 1:
-        return matmul(a.unsqueeze(0), b).squeeze(-2)
+        return matmul(a.unsqueeze(0), b).squeeze(-2 if b.ndim > 1 else -1)     # where a's row axis went
     if b.ndim == 1:
         return matmul(a, b.unsqueeze(-1)).squeeze(-1)
     return Matmul.apply(a, b)
