@@ -142,3 +142,11 @@ def test_arithmetic_on_a_boolean_mask_is_refused(backend):
     mask = tinyattn.ones(3) > 0
     with pytest.raises(TypeError, match=r"\+=: arithmetic on a boolean tensor"):
         mask += 1
+
+
+def test_a_0d_result_of_an_op_updates_in_place(backend):
+    total = tinyattn.ones(3).sum()          # NumPy gives a 0-d result as an immutable scalar
+    alias = total
+    total += 1.0
+    total *= 2.0
+    assert total is alias and total.shape == () and total.item() == 8.0

@@ -238,7 +238,11 @@ class Tensor:
         xp = self.backend.xp
         b = other.data if theirs == mine else xp.astype(other.data, self.data.dtype)  # bool -> int -> float
         result = getattr(xp, name)(self.data, b)                # float64 into float32: computed, then cast
-        self.data[...] = xp.astype(result, self.data.dtype, copy=False)
+        result = xp.astype(result, self.data.dtype, copy=False)
+        if hasattr(self.data, "__setitem__"):
+            self.data[...] = result
+        else:               # NumPy hands back 0-d results as immutable scalars, which no one else holds
+            self.data = result
         return self
 
     def __matmul__(self, other):
