@@ -160,3 +160,53 @@ def test_float_casts_down_and_its_gradient_comes_back_in_float64(backend, torch)
 def test_cast_to_integers_leaves_the_graph(backend):
     x = tinyattn.tensor([1.5, 2.5], requires_grad=True)
     assert x.long().dtype == "int64" and not x.long().requires_grad       # as torch
+
+
+# number ** x is a true power (base ** x), not e^(x ln base): exact where the power is, and
+# defined for a zero or negative base. Gradient base^x ln(base), with PyTorch's values at base <= 0.
+POSITIVE_BASES = [2.0, 10, 0.5, 1.0, 3]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("base", POSITIVE_BASES, ids=str)
+def test_number_to_the_power_of_a_tensor_matches_torch(base, dtype, backend, torch):
+    check_op(torch, [uniform((2, 3))], lambda x: base ** x, dtype=dtype)
+
+
+@pytest.mark.parametrize("base", POSITIVE_BASES, ids=str)
+def test_number_to_the_power_of_a_tensor_passes_gradcheck(base, backend):
+    x = tinyattn.tensor(uniform((2, 3)), dtype="float64", requires_grad=True)
+    assert tinyattn.gradcheck(lambda x: base ** x, x)
+
+
+def test_number_to_the_power_of_a_tensor_is_exact_where_the_power_is(backend):
+    assert (10 ** tinyattn.tensor(3.0)).item() == 1000.0
+    powers = 2.0 ** tinyattn.tensor([0.0, 1.0, 10.0, -2.0])
+    np.testing.assert_array_equal(powers.numpy(), [1.0, 2.0, 1024.0, 0.25])
+
+
+def test_number_to_the_power_of_an_integer_tensor_keeps_torch_s_dtype(backend, torch):
+    ours, theirs = 2 ** tinyattn.arange(4), 2 ** torch.arange(4)
+    assert ours.dtype == "int64" and ours.tolist() == theirs.tolist()
+    ours, theirs = 2.5 ** tinyattn.arange(4), 2.5 ** torch.arange(4)
+    assert ours.dtype == "float32"
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("base", [0.0, 0, -2.0, -0.5])
+def test_zero_and_negative_bases_give_torch_s_values_and_gradients(base, backend, torch):
+    values = np.array([-1.0, 0.0, 0.5, 2.0, 3.0])
+    x = tinyattn.tensor(values, dtype="float64", requires_grad=True)
+    y = base ** x
+    y.backward(tinyattn.ones(5, dtype="float64"))
+    tx = torch.tensor(values, requires_grad=True)
+    ty = base ** tx
+    ty.backward(torch.ones(5, dtype=torch.float64))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(x.backend.to_numpy(x.grad), tx.grad.numpy())
+
+
+def test_a_base_that_is_not_a_number_is_a_clear_error():
+    with pytest.raises(TypeError, match="pow: the base must be a Python number, got complex"):
+        (1 + 2j) ** tinyattn.tensor([1.0])

@@ -195,7 +195,13 @@ class Tensor:
         return _ew.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
-        return (self * math.log(base)).exp()                # base ** x = e^(x ln base)
+        """base ** x for a Python number base; an integer x with a float base is computed in
+        float32, as PyTorch (2.5 ** arange(3))."""
+        if not isinstance(base, (int, float)) or isinstance(base, bool):
+            raise TypeError(f"pow: the base must be a Python number, got {type(base).__name__}; "
+                            "for a tensor base write exp(x * log(base))")
+        x = self.float() if isinstance(base, float) and self.dtype not in FLOAT_DTYPES else self
+        return _ew.RPow.apply(x, base=base)
 
     # -- in-place updates: `p -= lr * p.grad` under no_grad() ------------------------------------
     # Without these, Python would fall back to `p = p - lr * p.grad`, rebinding only the local

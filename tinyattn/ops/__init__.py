@@ -1,6 +1,6 @@
 """The differentiable primitives: each a Function with its forward and backward side by side.
 
-elementwise  add, sub, mul, div, neg, pow, exp, log, sqrt, tanh, sigmoid, relu, erf, maximum,
+elementwise  add, sub, mul, div, neg, pow, rpow, exp, log, sqrt, tanh, sigmoid, relu, erf, maximum,
              where, cast
 reduce       sum, mean, max, var
 shape        reshape, permute, broadcast_to, concat

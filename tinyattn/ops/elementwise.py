@@ -189,6 +189,28 @@ class Pow(Function):
         return (g * (x ** (p - 1)) * p,)
 
 
+class RPow(Function):
+    """base ** x for a Python number base (2 ** x, 10 ** x), computed as a power rather than as
+    e^(x ln base), which rounds (10 ** 3 = 1000.0001) and has no value for base <= 0.
+    d/dx = base^x ln(base). Where ln(base) is not finite, PyTorch's values: for base 0, zero where
+    x >= 0 and -inf (times g) where x < 0; for a negative base, nan."""
+
+    __slots__ = ()
+
+    def forward(self, x, base):
+        out = base ** x
+        self.saved = (x, out, base)
+        return out
+
+    def backward(self, g):
+        x, out, base = self.saved
+        if base > 0:
+            return (g * out * math.log(base),)
+        if base == 0:
+            return (namespace(g).where(x >= 0, 0.0, g * -math.inf),)     # out is inf where x < 0
+        return (g * math.nan,)
+
+
 class Exp(Function):
     """e^x.   d/dx = e^x, which is the output: save it, not x."""
 
