@@ -7,8 +7,9 @@
 Each operator and method below checks what the user passed (turning Python numbers into arrays
 of the tensor's dtype, normalising axes) and hands the arrays to a primitive in `ops/`.
 
-Deliberate difference from PyTorch: `dtype` is a name ("float32"), the same on every backend, so
-`x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_api_strict.
+Deliberate differences from PyTorch: `dtype` is a name ("float32"), the same on every backend,
+so `x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_api_strict; and
+`x.grad` is the backend's own array, not a Tensor (backward adds into it; an optimiser reads it).
 """
 import math
 
