@@ -10,7 +10,7 @@
     schedule.step()
     opt.zero_grad()
 
-base.py: Optimizer (groups, state, zero_grad). optimizers.py: SGD, Adam, AdamW.
+base.py: Optimizer (groups, state, zero_grad, state_dict). optimizers.py: SGD, Adam, AdamW.
 clip.py: clip_grad_norm_.
 schedules.py: LambdaLR, WarmupInverseSqrt (the paper's), WarmupCosine (nanoGPT's).
 """

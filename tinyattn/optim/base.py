@@ -1,4 +1,4 @@
-"""The optimiser base class: parameter groups, per-parameter state, zero_grad.
+"""The optimiser base class: parameter groups, per-parameter state, zero_grad, state_dict.
 
 Subclasses (optimizers.py) implement `step`. See `Optimizer` for how groups and tied weights work.
 """
@@ -6,6 +6,8 @@ import warnings
 from collections import defaultdict
 
 from ..autograd import enable_grad
+from ..backend import backend_of
+from ..nn.module import _as_array
 from ..tensor import Tensor
 
 
@@ -77,6 +79,84 @@ class Optimizer:
                 if p.grad is not None:
                     p.grad = None if set_to_none else p.backend.xp.zeros_like(p.grad)
 
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self):
+        """Everything needed to resume training, shaped as PyTorch's:
+
+            {"state": {index: {"exp_avg": Tensor, ..., "step": n}},
+             "param_groups": [{"lr": ..., "betas": ..., "params": [0, 1, ...]}, ...]}
+
+        Parameters are named by their position across all groups (0, 1, ... in group order),
+        not by object, so the dict can be loaded into a fresh optimiser over a fresh model.
+        Parameters that have not been updated yet have no entry in "state".
+
+        The arrays are copies (PyTorch hands out references): every step updates the moments in
+        place, so a checkpoint held in memory would otherwise keep changing after it was taken.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            saved = {k: v for k, v in group.items() if k != "params"}
+            saved["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(saved)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if self.state.get(p):
+                    state[index[id(p)]] = {name: _copy(value) for name, value in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore what `state_dict` returned (from this optimiser or a fresh one over the same
+        kind of model): the hyper-parameters of every group and each parameter's state.
+
+        Arrays may be tensors, NumPy arrays (from `tinyattn.load`) or arrays of any backend;
+        they are copied onto each parameter's current backend and dtype, so a dict saved before
+        `model.to(...)` loads after it. Group count, group sizes and array shapes must match;
+        any mismatch raises before anything changes.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and "
+                             f"'param_groups' (from Optimizer.state_dict()), got {keys}")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the checkpoint has {len(saved_groups)} "
+                             f"parameter groups, this optimizer {len(self.param_groups)}")
+        sizes = [len(g["params"]) for g in self.param_groups]
+        saved_sizes = [len(g["params"]) for g in saved_groups]
+        if sizes != saved_sizes:
+            raise ValueError(f"{name}.load_state_dict: parameter group sizes differ: checkpoint "
+                             f"{saved_sizes}, this optimizer {sizes}")
+        # the checkpoint's index -> our parameter, pairing the groups' lists in order
+        params = {i: p for saved, group in zip(saved_groups, self.param_groups)
+                  for i, p in zip(saved["params"], group["params"])}
+        new_state = {}
+        for i, saved in state_dict["state"].items():
+            i = int(i)                  # JSON-like round trips turn keys into strings
+            if i not in params:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {i}, which no "
+                                 f"group lists")
+            p = params[i]
+            entry = {}
+            for key, value in saved.items():
+                if key == "step":
+                    entry[key] = int(value)
+                    continue
+                if tuple(value.shape) != p.shape:
+                    raise ValueError(f"{name}.load_state_dict: parameter {i}'s {key!r} has shape "
+                                     f"{tuple(value.shape)}, but the parameter has shape {p.shape}")
+                entry[key] = _as_array(value, p)
+            new_state[p] = entry
+        # everything checked: now change the optimizer
+        for saved, group in zip(saved_groups, self.param_groups):
+            for key, value in saved.items():
+                if key != "params":
+                    # a list from a JSON file where the group holds a tuple (betas)
+                    group[key] = tuple(value) if isinstance(group.get(key), tuple) else value
+        self.state = defaultdict(dict, new_state)
+
     def step(self, closure=None):
         """One update of every parameter that has a gradient (those whose `.grad` is None are
         skipped). `closure`, if given, re-evaluates the model and returns the loss (PyTorch's
@@ -89,6 +169,13 @@ class Optimizer:
             hyper = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
             lines.append(f"  group {i}: {len(group['params'])} params, {hyper}")
         return "\n".join(lines + [")"])
+
+
+def _copy(value):
+    """A state entry as it goes into a state_dict: arrays become detached Tensors of their own."""
+    if isinstance(value, (int, float, bool)):
+        return value
+    return Tensor._make(backend_of(value).copy(value), False, None)
 
 
 def _check(condition, message):

@@ -47,6 +47,41 @@ class LRScheduler:
         """The lr of each group, as last set by this schedule (a list, one entry per group)."""
         return list(self._last_lr)
 
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self):
+        """The schedule's numbers, as PyTorch's: every attribute but the optimizer (and, for
+        LambdaLR, the functions, which cannot be saved), e.g. {"last_epoch": 41, "base_lrs":
+        [3e-4], "_last_lr": [...], "warmup_steps": 100, ...}. Plain numbers and lists only."""
+        return {key: list(value) if isinstance(value, list) else value
+                for key, value in self.__dict__.items() if key not in _NOT_STATE}
+
+    def load_state_dict(self, state_dict):
+        """Continue from `state_dict`: restores the step counter and base lrs, and writes the
+        lr of the restored step into the optimizer's groups, so the next `opt.step()` uses the
+        same lr as in the run that was saved, whichever of the two is loaded first."""
+        name = type(self).__name__
+        unknown = sorted(set(state_dict) - set(self.__dict__))
+        if unknown or "last_epoch" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict: not a {name} state_dict (unknown keys "
+                             f"{unknown}, or no 'last_epoch')")
+        base_lrs = state_dict.get("base_lrs", self.base_lrs)
+        if len(base_lrs) != len(self.optimizer.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the checkpoint has {len(base_lrs)} base lrs, "
+                             f"the optimizer {len(self.optimizer.param_groups)} parameter groups")
+        for key, value in state_dict.items():
+            # numbers may come back from a file as NumPy scalars or 0-d arrays: make them Python's
+            setattr(self, key, _plain(value))
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr
+
+
+_NOT_STATE = ("optimizer", "lr_lambdas")
+
+
+def _plain(value):
+    """NumPy scalars and arrays (as a file gives them back) as Python numbers and lists."""
+    return value.tolist() if hasattr(value, "tolist") else value
+
 
 class LambdaLR(LRScheduler):
     """lr = base_lr * lr_lambda(step), as PyTorch's LambdaLR.
