@@ -157,6 +157,10 @@ def backward(root, grad=None, retain_graph=False):
         for inp, ig in zip(fn.inputs, input_grads):
             if ig is None or not inp.requires_grad:
                 continue
+            if ig.dtype is not inp.data.dtype and ig.dtype != inp.data.dtype:
+                # an input's gradient has the input's dtype, at every edge (as PyTorch): a float64
+                # operand must not turn the gradients of a float32 graph into float64
+                ig = inp.backend.xp.astype(ig, inp.data.dtype)
             if inp.creator is None:
                 _accumulate_leaf(inp, ig)
             else:
