@@ -62,6 +62,8 @@ def maximum(a, b):
 def where(condition, a, b):
     """a where condition is True, else b (all three broadcast). condition is not differentiated."""
     a, b = _pair(a, b)
+    if a.data.dtype != b.data.dtype:            # int64 with float32 is float32, as PyTorch
+        a, b = _ew.promote([a, b])
     cond = condition.data if isinstance(condition, Tensor) else a.backend.asarray(condition)
     check_same_backend("where", [cond, a.data, b.data])
     return _ew.Where.apply(a, b, cond=cond)
@@ -69,13 +71,13 @@ def where(condition, a, b):
 
 def tril(x, diagonal=0):
     """The lower triangle of the last two axes of x (elements on or below `diagonal`), zeros above."""
-    return where(_triangle(x, diagonal), x, 0.0)
+    return where(_triangle(x, diagonal), x, 0)      # 0, not 0.0: an integer x stays integer
 
 
 def triu(x, diagonal=0):
     """The upper triangle of the last two axes of x (elements on or above `diagonal`), zeros below.
     The Annotated Transformer's mask: triu(ones(T, T), diagonal=1) == 0 is the causal mask."""
-    return where(_triangle(x, diagonal - 1), 0.0, x)
+    return where(_triangle(x, diagonal - 1), 0, x)
 
 
 def _triangle(x, diagonal):
@@ -93,8 +95,11 @@ def _pair(a, b):
 
 
 def concat(tensors, axis=0, *, dim=None):
-    """Tensors joined along an existing axis: shapes agree on every other axis."""
+    """Tensors joined along an existing axis: shapes agree on every other axis. Mixed dtypes
+    are promoted as in arithmetic (int64 with float32 gives float32)."""
     tensors = list(tensors)
+    if len({t.dtype for t in tensors}) > 1:
+        tensors = _ew.promote(tensors)
     axis = dim if dim is not None else axis
     return _shp.Concat.apply(*tensors, axis=dim_arg("concat", axis, tensors[0].ndim))
 

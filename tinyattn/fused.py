@@ -13,6 +13,7 @@ from .autograd import Function
 from .backend import backend_of, namespace
 from .blocks import map_rows, row_blocks
 from .ops.broadcast import unbroadcast
+from .ops.elementwise import as_floating
 from .special import erf
 
 
@@ -26,6 +27,7 @@ class Softmax(Function):
     __slots__ = ()
 
     def forward(self, x, axis):
+        x = as_floating(x)                  # integer scores: float32, as PyTorch
         xp = namespace(x)
         e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
         y = e / xp.sum(e, axis=axis, keepdims=True)
@@ -48,6 +50,7 @@ class LogSoftmax(Function):
     __slots__ = ()
 
     def forward(self, x, axis):
+        x = as_floating(x)                  # integer scores: float32, as PyTorch
         xp = namespace(x)
         shifted = x - xp.max(x, axis=axis, keepdims=True)
         y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))

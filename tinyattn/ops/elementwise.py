@@ -2,22 +2,30 @@
 
 Binary ops broadcast their inputs, so their backward reduces each gradient back to its input's
 shape with `unbroadcast`. Python scalars are turned into arrays of the tensor's dtype before they
-get here, so float32 stays float32.
+get here, so float32 stays float32. Functions of real numbers (exp, log, ...) compute integer
+inputs in float32, PyTorch's default float dtype.
 """
 import math
 
 from ..autograd import Function, check_same_backend
-from ..backend import namespace
+from ..backend import backend_of, namespace
 from ..special import erf
 from .broadcast import broadcast_shape, unbroadcast
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
+def as_floating(x):
+    """The array x if it is floating point, else x in float32, PyTorch's default float dtype:
+    exp(arange(3)) is float32 (NumPy would compute it in float64; the array API standard refuses)."""
+    b = backend_of(x)
+    return x if b.dtype_names[x.dtype].startswith("float") else b.xp.astype(x, b.dtypes["float32"])
+
+
 class Binary(Function):
     """A broadcasting binary op: explains shape clashes, and promotes mixed dtypes as PyTorch
-    does: an integer operand takes the floating operand's dtype (arange(4) * 0.5 is float32;
-    NumPy would make it float64, and the array API standard refuses to mix kinds at all)."""
+    does (see `result_dtype`): arange(4) * 0.5 is float32, where NumPy would make it float64 and
+    the array API standard refuses to mix kinds at all."""
 
     __slots__ = ()
 
@@ -36,13 +44,34 @@ class Binary(Function):
 
 
 def _promote(a, b):
-    """a, b with an integer (or bool) operand cast to the other's floating dtype."""
-    a_float, b_float = a.dtype.startswith("float"), b.dtype.startswith("float")
-    if a_float and not b_float:
-        return a, b.to(dtype=a.dtype)
-    if b_float and not a_float:
-        return a.to(dtype=b.dtype), b
-    return a, b
+    """a and b, each cast to their `result_dtype` where its own differs."""
+    return promote([a, b])
+
+
+def promote(tensors):
+    """The tensors, each cast (differentiably) to their `result_dtype` where its own differs."""
+    dtype = result_dtype(tensors)
+    return [t if t.dtype == dtype else t.to(dtype=dtype) for t in tensors]
+
+
+def result_dtype(tensors):
+    """The dtype PyTorch computes tensors of mixed dtypes in: the highest kind (bool < integer <
+    floating) wins, and within it the widest dtype (int64 * float32 is float32, float32 * float64
+    is float64). A 0-d tensor counts only when its kind is higher than every other tensor's,
+    as a Python number would: x32 + tensor(2., dtype=float64) stays float32."""
+    kind = max(_kind(t.dtype) for t in tensors)
+    top = [t for t in tensors if _kind(t.dtype) == kind]
+    shaped = [t for t in top if t.ndim] or top
+    return max((t.dtype for t in shaped), key=_width)
+
+
+def _kind(dtype):
+    return 2 if dtype.startswith("float") else 0 if dtype == "bool" else 1
+
+
+def _width(dtype):
+    """Bits of a dtype named like "float32" or "int8" (bool: 0)."""
+    return int("".join(c for c in dtype if c.isdigit()) or 0)
 
 
 class Add(Binary):
@@ -172,11 +201,14 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """x ** p for a Python number p.   d/dx = p * x^(p-1)."""
+    """x ** p for a Python number p.   d/dx = p * x^(p-1).
+    An integer x stays integer for an integer p; a float p makes it float32 (as PyTorch)."""
 
     __slots__ = ()
 
     def forward(self, x, exponent):
+        if isinstance(exponent, float):
+            x = as_floating(x)
         self.saved = (x, exponent)
         return x ** exponent
 
@@ -217,6 +249,7 @@ class Exp(Function):
     __slots__ = ()
 
     def forward(self, x):
+        x = as_floating(x)
         out = namespace(x).exp(x)
         self.saved = out
         return out
@@ -231,7 +264,7 @@ class Log(Function):
     __slots__ = ()
 
     def forward(self, x):
-        self.saved = x
+        x = self.saved = as_floating(x)
         return namespace(x).log(x)
 
     def backward(self, g):
@@ -244,6 +277,7 @@ class Sqrt(Function):
     __slots__ = ()
 
     def forward(self, x):
+        x = as_floating(x)
         out = namespace(x).sqrt(x)
         self.saved = out
         return out
@@ -258,6 +292,7 @@ class Tanh(Function):
     __slots__ = ()
 
     def forward(self, x):
+        x = as_floating(x)
         out = namespace(x).tanh(x)
         self.saved = out
         return out
@@ -274,6 +309,7 @@ class Sigmoid(Function):
     __slots__ = ()
 
     def forward(self, x):
+        x = as_floating(x)
         out = (namespace(x).tanh(x * 0.5) + 1.0) * 0.5
         self.saved = out
         return out
@@ -284,12 +320,13 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(x, 0).   d/dx = 1 where x > 0, else 0 (0 at x = 0, as in PyTorch)."""
+    """max(x, 0).   d/dx = 1 where x > 0, else 0 (0 at x = 0, as in PyTorch). Keeps x's dtype:
+    the integer 0 fits every dtype, where 0.0 would make an integer x float64 in NumPy."""
 
     __slots__ = ()
 
     def forward(self, x):
-        out = namespace(x).maximum(x, 0.0)
+        out = namespace(x).maximum(x, 0)
         self.saved = out
         return out
 
@@ -317,7 +354,7 @@ class Erf(Function):
     __slots__ = ()
 
     def forward(self, x):
-        self.saved = x
+        x = self.saved = as_floating(x)
         return erf(x)
 
     def backward(self, g):
