@@ -119,22 +119,52 @@ class FeedForward(Module):
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters belong to the parent (a plain list would hide them)."""
+    """A list of modules whose parameters belong to the parent (a plain list would hide them).
+
+    Indexing, len, iteration, append, extend, insert and item assignment work as on a list (and
+    as PyTorch's ModuleList); a slice is a new ModuleList of the same modules.
+    """
 
     def __init__(self, modules=()):
         super().__init__()
-        for m in modules:
-            self.append(m)
+        self.extend(modules)
 
     def append(self, module):
-        if not isinstance(module, Module):      # a function would be dropped, not called
-            raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module; wrap "
-                            "functions in one (nn.ReLU() for F.relu)")
+        _check_module(self, module)
         setattr(self, str(len(self._modules)), module)      # registered under "0", "1", ...
         return self
 
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        """Put `module` before position `index`; the ones after it move up a name ("1" -> "2")."""
+        _check_module(self, module)
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        self.extend(modules)
+
+    def _index(self, i):
+        """An int index as the registered name of that entry (negative counts from the end)."""
+        n = len(self._modules)
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise TypeError(f"{type(self).__name__} indices must be integers or slices, "
+                            f"not {type(i).__name__}")
+        if not -n <= i < n:
+            raise IndexError(f"{type(self).__name__} index {i} is out of range for length {n}")
+        return list(self._modules)[i]
+
     def __getitem__(self, i):
-        return list(self._modules.values())[i]
+        if isinstance(i, slice):
+            return type(self)(list(self._modules.values())[i])
+        return self._modules[self._index(i)]
+
+    def __setitem__(self, i, module):
+        _check_module(self, module)
+        setattr(self, self._index(i), module)
 
     def __len__(self):
         return len(self._modules)
@@ -144,15 +174,32 @@ class ModuleList(Module):
 
 
 class Sequential(ModuleList):
-    """Modules applied one after another: Sequential(Linear(2, 8), ReLU(), Linear(8, 1))."""
+    """Modules applied one after another: Sequential(Linear(2, 8), ReLU(), Linear(8, 1)).
+
+    A slice is a Sequential of those modules under their original names (as PyTorch:
+    model[1:] has layers "1", "2", ...), so its state_dict keys match the full model's."""
 
     def __init__(self, *modules):
         super().__init__(modules)
+
+    def __getitem__(self, i):
+        if not isinstance(i, slice):
+            return super().__getitem__(i)
+        part = Sequential()
+        for name in list(self._modules)[i]:
+            setattr(part, name, self._modules[name])
+        return part
 
     def forward(self, x):
         for m in self:
             x = m(x)
         return x
+
+
+def _check_module(container, module):
+    if not isinstance(module, Module):      # a function would be dropped, not called
+        raise TypeError(f"{type(container).__name__}: {type(module).__name__} is not a Module; wrap "
+                        "functions in one (nn.ReLU() for F.relu)")
 
 
 class ReLU(Module):

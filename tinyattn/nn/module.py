@@ -107,26 +107,44 @@ class Module:
     def modules(self):
         return (m for _, m in self.named_modules())
 
-    def children(self):
-        return iter(self._modules.values())
-
-    def named_parameters(self):
-        """(dotted name, parameter) in registration order; a parameter shared by two modules
-        (tied weights) appears once, under its first name, so an optimiser updates it once."""
+    def named_children(self):
+        """(name, module) for the modules directly inside this one; one assigned under two names
+        comes once, under its first (as PyTorch)."""
         seen = set()
-        for prefix, module in self.named_modules():
-            for name, p in module._parameters.items():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    yield (f"{prefix}.{name}" if prefix else name), p
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
-    def parameters(self):
-        return (p for _, p in self.named_parameters())
+    def children(self):
+        return (m for _, m in self.named_children())
 
-    def named_buffers(self):
-        for prefix, module in self.named_modules():
-            for name, b in module._buffers.items():
-                yield (f"{prefix}.{name}" if prefix else name), b
+    def _named_members(self, table, prefix, recurse):
+        """(dotted name, tensor) from the `table` ("_parameters" or "_buffers") of this module and,
+        if recurse, every module inside it; a tensor held twice (tied weights) comes once."""
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        seen = set()
+        for module_prefix, module in modules:
+            for name, t in getattr(module, table).items():
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), t
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, parameter) in registration order; a parameter shared by two modules
+        (tied weights) appears once, under its first name, so an optimiser updates it once.
+        prefix goes before every name; recurse=False gives this module's own parameters only."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self, prefix="", recurse=True):
+        """(dotted name, buffer), like named_parameters, persistent or not."""
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     def num_parameters(self):
         return sum(p.numel() for p in self.parameters())
@@ -144,10 +162,30 @@ class Module:
         """Evaluation mode: dropout off. (Gradients are still recorded: use tinyattn.no_grad().)"""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget the gradients of every parameter (set to None, PyTorch's default)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients of every parameter before the next backward (which accumulates).
+
+        set_to_none=True (PyTorch's default) drops the arrays and frees their memory; False fills
+        them with zeros of the same shape and dtype instead, as Optimizer.zero_grad does.
+        """
         for p in self.parameters():
-            p.grad = None
+            if p.grad is not None:
+                p.grad = None if set_to_none else p.backend.xp.zeros_like(p.grad)
+
+    def requires_grad_(self, requires_grad=True):
+        """Switch gradient collection on or off for every parameter (freezing a layer: its
+        parameters stop getting .grad, so the optimiser leaves them alone); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn):
+        """Call fn(module) on every module inside this one, then on this one (children first, as
+        PyTorch), e.g. to initialise weights by layer type; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def to(self, target=None, dtype=None):
         """Move every parameter and buffer to a backend and/or dtype, in place; returns self.
