@@ -450,13 +450,16 @@ class Tensor:
         return _ix.getitem(self, key)
 
     def __setitem__(self, key, value):
-        """Write values in place; only into a tensor outside any graph (as PyTorch forbids
-        in-place writes that autograd would need to track)."""
+        """x[key] = value written into this tensor's own array, as PyTorch: every reference sees
+        it, and value (a number or a tensor) broadcasts to the indexed part and takes x's dtype.
+        The key is what x[key] reads (ints, slices, None, ..., integer arrays), or a boolean
+        mask: x[mask] = 0. Integer arrays need NumPy or CuPy; the array API standard lacks them.
+        Only into a tensor outside any graph (as PyTorch forbids in-place writes that autograd
+        would need to track)."""
         if self.requires_grad or self.creator is not None:
             raise RuntimeError("setitem: cannot assign into a tensor that requires grad or is part "
                                "of a graph; assign into x.detach() or create it under no_grad()")
-        value = value.data if isinstance(value, Tensor) else self._lift(value).data
-        self.data[_ix.basic_key(key, self.shape)] = value
+        _ix.setitem(self, key, self._lift(value))
 
 
 def _kind(dtype):

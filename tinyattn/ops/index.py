@@ -1,10 +1,12 @@
-"""Indexing: basic slices (views), and gathering rows with an integer array (embedding lookup).
+"""Indexing: basic slices (views), gathering rows with an integer array (embedding lookup), and
+writing values in place (x[mask] = 0).
 
 A gather can read the same row many times (the same token twice in a batch), so its backward
 must *add* the gradients of every read into that row: a scatter-add, `backend.index_add`.
 Writing them (`grad[idx] = g`) would silently keep only one of them.
 """
 import math
+import operator
 
 from ..autograd import Function
 from ..backend import backend_of, namespace
@@ -50,15 +52,14 @@ class Gather(Function):
 
 
 def basic_key(key, shape):
-    """A basic index made explicit for an array of `shape`: one entry per axis (plus any None),
-    each slice clamped to its axis, each integer checked.
+    """A basic index (a tuple from `scalars_as_ints`) made explicit for an array of `shape`: one
+    entry per axis (plus any None), each slice clamped to its axis, each integer checked.
 
     NumPy and PyTorch let `x[1:3]` mean `x[1:3, ...]` and clamp slices that run past the end
     (`idx[:, -block_size:]` on a shorter sequence); the array API standard leaves both
     unspecified, and array_api_strict refuses them, so they are resolved here, once, for every
     backend.
     """
-    key = key if isinstance(key, tuple) else (key,)
     consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
     if consumed > len(shape) or sum(1 for k in key if k is Ellipsis) > 1:
         raise IndexError(f"indexing: index {key} does not fit a tensor of shape {shape}")
@@ -73,7 +74,7 @@ def basic_key(key, shape):
             explicit.append(_clamp(k, shape[axis]))
             axis += 1
         else:
-            n, k = shape[axis], int(k)
+            n = shape[axis]
             if not -n <= k < n:
                 raise IndexError(f"indexing: index {k} is out of range for axis {axis} of size {n} "
                                  f"(tensor of shape {shape})")
@@ -90,6 +91,27 @@ def _clamp(s, n):
     return slice(start, stop if stop >= 0 else None, step)     # stop -1 with step < 0: "past 0"
 
 
+def scalars_as_ints(key):
+    """key as a tuple in which every scalar entry is a Python int: a 0-d integer tensor or a NumPy
+    integer means the same as the int, as in PyTorch (x[i, :] with i from argmax). A float or a
+    bool is refused: int() would silently turn x[1.5] into x[1]."""
+    from ..tensor import Tensor
+    out = []
+    for k in key if isinstance(key, tuple) else (key,):
+        if k is None or k is Ellipsis or isinstance(k, (slice, list)) or getattr(k, "ndim", 0) > 0:
+            out.append(k)                   # not a scalar: basic_key or the index arrays take it
+            continue
+        scalar = k.data if isinstance(k, Tensor) else k
+        try:
+            if isinstance(scalar, bool):    # an int to Python, but x[True] means a new axis to NumPy
+                raise TypeError
+            out.append(operator.index(scalar))  # ints, NumPy integers, 0-d integer arrays of any backend
+        except TypeError:
+            raise IndexError(f"indexing: {k!r} is not a valid index; indices are integers, slices, "
+                             "None, ... and integer tensors (or a boolean mask, to write)") from None
+    return tuple(out)
+
+
 def _is_index_array(k):
     """True for an integer-array index (a tensor, a list, an array); False for ints, slices, None."""
     from ..tensor import Tensor
@@ -99,28 +121,60 @@ def _is_index_array(k):
 def getitem(x, key):
     """x[key]: basic indexing, or a gather when the key is integer arrays on leading axes:
     x[idx] picks rows, x[i, j] picks elements (x[i[n], j[n]]), as in NumPy and PyTorch."""
-    parts = key if isinstance(key, tuple) else (key,)
-    is_array = [_is_index_array(k) for k in parts]
-    if not any(is_array):
-        return GetItem.apply(x, index=basic_key(key, x.shape))
-    if not all(is_array):
+    parts = scalars_as_ints(key)
+    if not any(_is_index_array(k) for k in parts):
+        return GetItem.apply(x, index=basic_key(parts, x.shape))
+    return gather(x, _checked_arrays(x, parts))
+
+
+def _checked_arrays(x, parts):
+    """The checked backend arrays of a key made only of integer arrays, one per leading axis."""
+    if not all(_is_index_array(k) for k in parts):
         raise IndexError("indexing: mixing slices and integer arrays in one index is not supported; "
                          "index in two steps, or use tinyattn.take(x, index, axis)")
     if len(parts) > x.ndim:
         raise IndexError(f"indexing: {len(parts)} index arrays for a tensor of shape {x.shape}")
-    return gather(x, [index_array(x, k, axis) for axis, k in enumerate(parts)])
+    return [index_array(x, k, axis) for axis, k in enumerate(parts)]
+
+
+def setitem(x, key, value):
+    """x[key] = value (a Tensor, cast to x's dtype) written into x's own array, values only: the
+    caller (Tensor.__setitem__) decides whether autograd allows it. The key is a basic index, one
+    boolean mask over x's leading axes (x[mask] = 0), or integer arrays as getitem takes them.
+
+    The array API standard's setitem takes basic indices and a boolean mask but no integer
+    arrays; NumPy and CuPy take them, array_api_strict refuses, and says so below."""
+    if value.backend is not x.backend:
+        raise TypeError(f"setitem: the tensor lives on backend {x.backend.name!r}, the value on "
+                        f"{value.backend.name!r}; move one with `.to(...)`")
+    xp = x.backend.xp
+    value = value.data if value.data.dtype == x.data.dtype else xp.astype(value.data, x.data.dtype)
+    parts = scalars_as_ints(key)
+    if not any(_is_index_array(k) for k in parts):
+        x.data[basic_key(parts, x.shape)] = value
+        return
+    mask = _array_of(x, parts[0]) if len(parts) == 1 else None
+    if mask is not None and mask.dtype == xp.bool:
+        if tuple(mask.shape) != x.shape[:mask.ndim]:
+            raise IndexError(f"setitem: a mask of shape {tuple(mask.shape)} does not fit the leading "
+                             f"axes of a tensor of shape {x.shape}")
+        x.data[mask] = value
+        return
+    arrays = tuple(_checked_arrays(x, parts))
+    try:
+        x.data[arrays] = value
+    except IndexError as e:
+        raise IndexError(f"setitem: writing through integer index arrays (x[idx] = v) is not supported "
+                         f"on the {x.backend.name} backend ({e}); write through a boolean mask, or "
+                         f"build a new tensor with tinyattn.where") from e
 
 
 def index_array(x, k, axis):
     """An integer index into axis `axis` of x, as a backend array: checked, negatives wrapped.
 
     Checked here because CuPy would not raise on an index out of range: it wraps around."""
-    from ..tensor import Tensor
     backend = x.backend
-    if isinstance(k, Tensor) and k.backend is not backend:
-        raise TypeError(f"indexing: the tensor lives on backend {backend.name!r}, the index on "
-                        f"{k.backend.name!r}; move one with `.to(...)`")
-    k = k.data if isinstance(k, Tensor) else backend.asarray(k)
+    k = _array_of(x, k)
     kind = backend.dtype_names.get(k.dtype, str(k.dtype))
     if not kind.startswith(("int", "uint")):
         raise IndexError(f"indexing: index arrays must hold integers, got {kind}")
@@ -134,6 +188,17 @@ def index_array(x, k, axis):
         if low < 0:
             k = xp.where(k < 0, k + n, k)
     return k
+
+
+def _array_of(x, k):
+    """An index (a tensor, a list, an array) as an array of x's backend, where a tensor must live."""
+    from ..tensor import Tensor
+    if not isinstance(k, Tensor):
+        return x.backend.asarray(k)
+    if k.backend is not x.backend:
+        raise TypeError(f"indexing: the tensor lives on backend {x.backend.name!r}, the index on "
+                        f"{k.backend.name!r}; move one with `.to(...)`")
+    return k.data
 
 
 def gather(x, index_arrays):
