@@ -1,5 +1,6 @@
 """Indexing the way PyTorch code does it: writing through masks and index arrays (x[mask] = 0),
-0-d integer tensors and NumPy integers as plain ints, float indices refused.
+0-d integer tensors and NumPy integers as plain ints, float indices refused, and writes that
+autograd would need to track refused under grad mode but allowed as plain writes under no_grad().
 
 Each write is compared with the same write in PyTorch on the same values."""
 import numpy as np
@@ -99,6 +100,54 @@ def test_a_float_or_bool_index_is_refused_rather_than_truncated(key, backend):
 def test_a_0d_float_tensor_index_is_refused(backend):
     with pytest.raises(IndexError, match=r"tensor\(1\..*\) is not a valid index"):
         tinyattn.tensor(values())[tinyattn.tensor(1.0)]
+
+
+# -- writes and autograd ----------------------------------------------------------------------
+def test_writing_a_value_that_requires_grad_is_refused_under_grad_mode(backend):
+    w = tinyattn.tensor([1.0, 2.0], requires_grad=True)
+    buf = tinyattn.zeros(3)
+    with pytest.raises(RuntimeError, match="setitem: the value requires grad.*tinyattn.stack / concat"):
+        buf[0] = (w * 2).sum()
+    np.testing.assert_array_equal(buf.numpy(), [0, 0, 0])
+
+
+def test_under_no_grad_a_value_from_a_graph_is_written_as_values(backend):
+    w = tinyattn.tensor([1.0, 2.0], requires_grad=True)
+    buf = tinyattn.zeros(3)
+    with tinyattn.no_grad():
+        buf[0] = (w * 2).sum()
+    np.testing.assert_array_equal(buf.numpy(), [6, 0, 0])
+    assert not buf.requires_grad
+
+
+def test_building_the_tensor_with_stack_keeps_the_graph_torch_s_write_keeps(backend, torch):
+    w, tw = tinyattn.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    buf = tinyattn.stack([(w * 2).sum(), tinyattn.tensor(0.0), tinyattn.tensor(0.0)])
+    tbuf = torch.zeros(3)
+    tbuf[0] = (tw * 2).sum()
+    (buf * tinyattn.tensor([3.0, 1.0, 1.0])).sum().backward()
+    (tbuf * torch.tensor([3.0, 1.0, 1.0])).sum().backward()
+    np.testing.assert_array_equal(w.backend.to_numpy(w.grad), tw.grad.numpy())
+
+
+def test_writing_into_a_tensor_that_requires_grad_is_refused_under_grad_mode(backend):
+    w = tinyattn.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="setitem: cannot assign into a tensor that requires grad"):
+        w[0] = 5.0
+    with pytest.raises(RuntimeError, match="setitem: cannot assign into a tensor that requires grad"):
+        (w * 2)[tinyattn.tensor([True, False])] = 0.0
+
+
+def test_under_no_grad_a_tensor_that_requires_grad_takes_the_write(backend, torch):
+    w, tw = tinyattn.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    with tinyattn.no_grad():
+        w[0] = 5.0
+    with torch.no_grad():
+        tw[0] = 5.0
+    np.testing.assert_array_equal(w.detach().numpy(), tw.detach().numpy())
+    assert w.requires_grad
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.backend.to_numpy(w.grad), [10.0, 4.0])
 
 
 def test_a_value_on_another_backend_is_named():

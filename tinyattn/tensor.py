@@ -454,12 +454,26 @@ class Tensor:
         it, and value (a number or a tensor) broadcasts to the indexed part and takes x's dtype.
         The key is what x[key] reads (ints, slices, None, ..., integer arrays), or a boolean
         mask: x[mask] = 0. Integer arrays need NumPy or CuPy; the array API standard lacks them.
-        Only into a tensor outside any graph (as PyTorch forbids in-place writes that autograd
-        would need to track)."""
-        if self.requires_grad or self.creator is not None:
-            raise RuntimeError("setitem: cannot assign into a tensor that requires grad or is part "
-                               "of a graph; assign into x.detach() or create it under no_grad()")
-        _ix.setitem(self, key, self._lift(value))
+
+        Autograd does not track the write, so with grad mode on it is refused where backward
+        would need it: into a tensor that requires grad, or of a value that requires grad (build
+        the tensor with concat, stack or where instead). Under no_grad() it writes values only.
+        Known limitation: a write into a constant tensor that a graph saved (y = w * c, then
+        c[0] = 5, then y.backward()) changes the gradient backward computes; PyTorch detects
+        that with version counters, tinyattn does not."""
+        value = self._lift(value)
+        if autograd.is_grad_enabled():
+            if self.requires_grad:
+                raise RuntimeError("setitem: cannot assign into a tensor that requires grad while grad "
+                                   "mode is on: backward would not see the write; for a manual update "
+                                   "write it inside `with tinyattn.no_grad():`, or build a new tensor "
+                                   "with tinyattn.where / concat / stack")
+            if value.requires_grad:
+                raise RuntimeError("setitem: the value requires grad, but a write into a tensor is not "
+                                   "tracked, so its gradient would be lost; build the tensor from its "
+                                   "pieces instead (tinyattn.stack / concat, or tinyattn.where(mask, "
+                                   "value, x)), or write under `with tinyattn.no_grad():` for values only")
+        _ix.setitem(self, key, value)
 
 
 def _kind(dtype):
