@@ -155,3 +155,27 @@ def test_slices_are_containers_of_the_same_modules_as_pytorch(torch):
     assert list(head.state_dict()) == list(their_seq[1:].state_dict()) == ["2.weight", "2.bias"]
     x = tinyattn.ones(4, 3)
     np.testing.assert_array_equal(head(x).numpy(), seq[2](seq[1](x)).numpy())
+
+
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient_as_pytorch(torch, backend):
+    layer = nn.Embedding(6, 4, padding_idx=-2)
+    assert layer.padding_idx == 4 and "padding_idx=4" in repr(layer)
+    np.testing.assert_array_equal(layer.weight.numpy()[4], 0.0)
+    layer.weight.data[4, ...] = 1.5             # a set padding row is read as it is, as PyTorch
+    twin = torch.nn.Embedding(6, 4, padding_idx=-2)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(layer.weight.numpy()))
+    index = np.array([[1, 4, 4], [0, 4, 5]])
+    upstream = np.random.default_rng(0).standard_normal((2, 3, 4)).astype("float32")
+    out, their_out = layer(tinyattn.tensor(index)), twin(torch.tensor(index))
+    (out * tinyattn.tensor(upstream)).sum().backward()
+    (their_out * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(out.numpy(), their_out.detach().numpy())
+    grad = tinyattn.Tensor._make(layer.weight.grad, False, None).numpy()
+    np.testing.assert_allclose(grad, twin.weight.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(grad[4], 0.0)
+
+
+def test_embedding_padding_idx_out_of_range_is_a_clear_error():
+    with pytest.raises(ValueError, match="padding_idx 6 is out of range for num_embeddings=6"):
+        nn.Embedding(6, 4, padding_idx=6)

@@ -3,6 +3,7 @@ import math
 
 from .. import functional as F
 from ..creation import ones, rand, randn, zeros
+from ..functions import where
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -35,12 +36,25 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A lookup table: integer ids (...) -> their rows (..., embedding_dim). Weights start N(0, 1)."""
+    """A lookup table: integer ids (...) -> their rows (..., embedding_dim). Weights start N(0, 1).
 
-    def __init__(self, num_embeddings, embedding_dim, dtype=None):
+    padding_idx (as PyTorch): the id of a padding token, negative counting from the end. Its row
+    starts at zero and gets no gradient, so padding embeds as a fixed vector (zero unless you
+    set it) that training never moves.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "
+                                 f"num_embeddings={num_embeddings}")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
         self.weight = Parameter(randn(num_embeddings, embedding_dim, dtype=dtype))
+        if padding_idx is not None:
+            self.weight.data[padding_idx, ...] = 0
 
     def forward(self, index):
         # ids must be in [0, num_embeddings). Indexing reads -1 as the last row (NumPy's habit),
@@ -52,12 +66,20 @@ class Embedding(Module):
             raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): index {lowest} "
                              f"is negative; ids must be in [0, {self.num_embeddings})")
         try:
-            return F.embedding(index, self.weight)
+            out = F.embedding(index, self.weight)
         except IndexError as e:
             raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): {e}") from None
+        if self.padding_idx is not None and out.requires_grad:
+            # padding positions read the row from a detached copy: the same values, but their
+            # gradient goes nowhere, so the padding row's gradient stays zero (cost O(B T C),
+            # not a pass over the whole table)
+            padding = index.data[..., None] == self.padding_idx
+            out = where(padding, out.detach(), out)
+        return out
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
 
 
 class LayerNorm(Module):
