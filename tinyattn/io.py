@@ -7,6 +7,13 @@ data. The metadata (config, step, ...) is stored as JSON text inside the same ar
     tinyattn.save(model, "gpt.npz", metadata={"config": config, "step": 2000})
     state = tinyattn.load("gpt.npz")            # a dict of NumPy arrays, plus .metadata
     model.load_state_dict(state)                # onto whatever backend the model is on
+
+A whole training checkpoint nests dicts (as torch.save is given):
+    tinyattn.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                   "schedule": schedule.state_dict()}, "run.npz")
+Each array is then stored under its path ("optimizer.state.0.exp_avg") and the rest of the
+structure (numbers, strings, lists, the nesting) as JSON beside it. JSON keys are strings, so
+the optimiser's parameter indices come back as "0", "1", ..., which its load_state_dict takes.
 """
 import json
 import zipfile
@@ -14,10 +21,12 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .backend import backend_of
 from .tensor import Tensor
 
 _MARKER = "__tinyattn_checkpoint__"
 _METADATA = "__metadata__"
+_STRUCTURE = "__structure__"        # only in nested checkpoints: the JSON skeleton
 FORMAT_VERSION = 1
 
 
@@ -33,13 +42,15 @@ def save(module_or_state, path, metadata=None):
     Arrays are copied to the host, so a checkpoint saved from CuPy loads anywhere.
     """
     state = module_or_state.state_dict() if hasattr(module_or_state, "state_dict") else module_or_state
-    arrays = {}
-    for name, value in state.items():
-        if name.startswith("__"):
+    for name in state:
+        if str(name).startswith("__"):
             raise ValueError(f"save: key {name!r} is reserved (names may not start with '__')")
-        arrays[name] = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-        if arrays[name].dtype == object:
-            raise TypeError(f"save: {name!r} is not a numeric array")
+    arrays = {}
+    if all(_is_array(value) for value in state.values()):          # a flat state_dict
+        for name, value in state.items():
+            arrays[name] = _host_array(name, value)
+    else:
+        arrays[_STRUCTURE] = np.array(json.dumps(_split(state, "", arrays)))
     try:
         meta = json.dumps(metadata or {})
     except TypeError as e:
@@ -80,4 +91,51 @@ def load(path):
             if name not in (_MARKER, _METADATA):
                 state[name] = value
         state.metadata = json.loads(str(archive[_METADATA]))
+    if _STRUCTURE in state:
+        nested = _join(json.loads(str(state.pop(_STRUCTURE))), state)
+        state.clear()
+        state.update(nested)
     return state
+
+
+def _is_array(value):
+    return not isinstance(value, (dict, list, tuple, str, bool, int, float, type(None), np.generic))
+
+
+def _host_array(name, value):
+    """value (Tensor, NumPy or backend array) as a host NumPy array; refuses objects."""
+    if isinstance(value, Tensor):
+        array = value.numpy()
+    elif isinstance(value, np.ndarray):
+        array = value
+    else:
+        array = backend_of(value).to_numpy(value)
+    if array.dtype == object:
+        raise TypeError(f"save: {name!r} is not a numeric array")
+    return array
+
+
+def _split(value, path, arrays):
+    """The JSON skeleton of a nested value: each array moved into `arrays` under its dotted path
+    and replaced by {"__array__": path}; numbers, strings, lists and dicts kept as they are."""
+    if isinstance(value, dict):
+        return {str(k): _split(v, f"{path}.{k}" if path else str(k), arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_split(v, f"{path}.{i}", arrays) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    arrays[path] = _host_array(path, value)
+    return {"__array__": path}
+
+
+def _join(skeleton, arrays):
+    """The nested value again, the skeleton's {"__array__": path} replaced by the arrays."""
+    if isinstance(skeleton, dict):
+        if set(skeleton) == {"__array__"}:
+            return arrays[skeleton["__array__"]]
+        return {k: _join(v, arrays) for k, v in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [_join(v, arrays) for v in skeleton]
+    return skeleton
