@@ -252,6 +252,20 @@ class Tensor:
             self.data = result
         return self
 
+    # floor division and remainder with Python's (and PyTorch's) signs: a == (a // b) * b + a % b,
+    # and a % b takes the sign of b. // gives no gradient (PyTorch has none either); % does.
+    def __floordiv__(self, other):
+        return _divide_floor("//", self, self._lift(other))
+
+    def __rfloordiv__(self, other):
+        return _divide_floor("//", self._lift(other), self)
+
+    def __mod__(self, other):
+        return _divide_floor("%", self, self._lift(other))
+
+    def __rmod__(self, other):
+        return _divide_floor("%", self._lift(other), self)
+
     def __matmul__(self, other):
         return _mm.matmul(self, self._lift(other))
 
@@ -289,6 +303,12 @@ class Tensor:
     def __or__(self, other):
         return self._compare(other, "logical_or")
 
+    def __rand__(self, other):              # True & mask: both operators are symmetric
+        return self._compare(other, "logical_and")
+
+    def __ror__(self, other):
+        return self._compare(other, "logical_or")
+
     def __invert__(self):
         if self.dtype != "bool":
             raise TypeError(f"~: defined for boolean tensors (masks), got {self.dtype}")
@@ -316,6 +336,12 @@ class Tensor:
     def erf(self):
         return _ew.Erf.apply(self)
 
+    def abs(self):
+        """|x| as x * sign(x), with sign(x) a constant: d/dx = sign(x), 0 at 0 as in PyTorch."""
+        return self * Tensor._make(self.backend.xp.sign(self.data), False, None)
+
+    __abs__ = abs
+
     # -- reductions: `axis` (NumPy) or `dim` (PyTorch), `keepdims` or `keepdim` ----------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         axes, keep = reduce_args("sum", self.ndim, axis, dim, keepdims, keepdim)
@@ -340,15 +366,27 @@ class Tensor:
         axes, keep = reduce_args("var", self.ndim, axis, dim, keepdims, keepdim)
         return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction)
 
+    def std(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
+        """Standard deviation: the square root of var, unbiased by default (correction=1)."""
+        axes, keep = reduce_args("std", self.ndim, axis, dim, keepdims, keepdim)
+        return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction).sqrt()
+
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Positions of the largest values (not differentiable)."""
-        axis = dim if dim is not None else axis
-        keepdims = keepdim if keepdim is not None else keepdims
+        return self._position_of("argmax", dim if dim is not None else axis,
+                                 keepdim if keepdim is not None else keepdims)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Positions of the smallest values (not differentiable)."""
+        return self._position_of("argmin", dim if dim is not None else axis,
+                                 keepdim if keepdim is not None else keepdims)
+
+    def _position_of(self, name, axis, keepdims):
+        xp = self.backend.xp
         if axis is None:                     # the position in the flattened tensor, as PyTorch
-            return Tensor._make(self.backend.xp.argmax(self.backend.xp.reshape(self.data, (-1,))),
-                                False, None)
-        axis = dim_arg("argmax", axis, self.ndim)
-        return Tensor._make(self.backend.xp.argmax(self.data, axis=axis, keepdims=keepdims), False, None)
+            return Tensor._make(getattr(xp, name)(xp.reshape(self.data, (-1,))), False, None)
+        axis = dim_arg(name, axis, self.ndim)
+        return Tensor._make(getattr(xp, name)(self.data, axis=axis, keepdims=keepdims), False, None)
 
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -389,6 +427,13 @@ class Tensor:
     @property
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        """The last two axes swapped: every matrix of a batch transposed (PyTorch's x.mT)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: expects a matrix or a batch of matrices, got shape {self.shape}")
+        return self.transpose(-2, -1)
 
     def t(self):
         """The transpose of a matrix (PyTorch's x.t())."""
@@ -474,6 +519,20 @@ class Tensor:
                                    "pieces instead (tinyattn.stack / concat, or tinyattn.where(mask, "
                                    "value, x)), or write under `with tinyattn.no_grad():` for values only")
         _ix.setitem(self, key, value)
+
+
+def _divide_floor(op, a, b):
+    """a // b or a % b. Integers divide exactly, so a zero divisor is an error, as in PyTorch
+    (NumPy would give 0 and a warning); floats give inf or nan. // is computed on detached
+    inputs: floor is flat almost everywhere, and a zero gradient would only hide a mistake."""
+    if "bool" in (a.dtype, b.dtype):
+        raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); convert it first (x.long())")
+    xp = a.backend.xp
+    if _kind(a.dtype) == _kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
+        raise ZeroDivisionError(f"{op}: integer division by zero")
+    if op == "//":
+        return _ew.FloorDivide.apply(a.detach(), b.detach())
+    return _ew.Remainder.apply(a, b)
 
 
 def _kind(dtype):

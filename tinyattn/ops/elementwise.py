@@ -360,3 +360,31 @@ class Erf(Function):
     def backward(self, g):
         x = self.saved
         return (g * namespace(g).exp(-(x * x)) * _TWO_OVER_SQRT_PI,)
+
+
+class FloorDivide(Binary):
+    """floor(a / b), rounding toward -inf as Python's // and PyTorch's floor_divide. No backward:
+    Tensor.__floordiv__ applies it to detached inputs, as comparisons are."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return namespace(a).floor_divide(a, b)
+
+
+class Remainder(Binary):
+    """a % b = a - b * floor(a / b), with the sign of b (Python's %, PyTorch's remainder).
+    d/da = 1, d/db = -floor(a / b): the jumps where a / b is an integer count for nothing."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return namespace(a).remainder(a, b)
+
+    def backward(self, g):
+        xp = namespace(g)
+        a, b = self.saved
+        ga = unbroadcast(xp, g, a.shape) if self.needs_grad[0] else None
+        gb = unbroadcast(xp, -g * xp.floor_divide(a, b), b.shape) if self.needs_grad[1] else None
+        return ga, gb
