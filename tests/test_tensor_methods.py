@@ -145,3 +145,25 @@ def test_a_mask_combines_with_python_bools_as_torch(expression, backend, torch):
     theirs = eval(expression, {"m": torch.tensor(values)})
     assert ours.dtype == "bool"
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+# -- 0-d iteration, empty means --------------------------------------------------------------------
+def test_iterating_a_0d_tensor_is_an_error_as_in_torch(backend):
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(tinyattn.tensor(1.0))
+
+
+def test_iterating_gives_the_rows(backend):
+    rows = list(tinyattn.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert len(rows) == 2
+    np.testing.assert_array_equal(rows[1].numpy(), [3.0, 4.0])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")       # NumPy warns about the mean of nothing
+def test_mean_over_an_empty_axis_is_nan_and_backpropagates_as_torch(backend, torch):
+    ours, theirs = tinyattn.zeros(2, 0, requires_grad=True), torch.zeros(2, 0, requires_grad=True)
+    y, t = ours.mean(dim=1), theirs.mean(dim=1)
+    np.testing.assert_array_equal(y.numpy(), t.detach().numpy())
+    y.sum().backward()
+    t.sum().backward()
+    assert tuple(ours.grad.shape) == tuple(theirs.grad.shape) == (2, 0)

@@ -71,6 +71,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self):
+        # without it Python would iterate through __getitem__ until IndexError: nothing for 0-d
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extras = [f"dtype={self.dtype}"] if self.dtype not in ("float32", "int64") else []

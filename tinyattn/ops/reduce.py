@@ -48,7 +48,8 @@ class Mean(Function):
         xp = namespace(g)
         shape, axes, keepdims = self.saved
         n = math.prod(shape[a] for a in axes)
-        return (xp.broadcast_to(_expand(xp, g, axes, keepdims) * (1.0 / n), shape),)
+        scale = 1.0 / n if n else math.nan       # an empty axis: nan forward, and no element to feed
+        return (xp.broadcast_to(_expand(xp, g, axes, keepdims) * scale, shape),)
 
 
 class Max(Function):
