@@ -164,7 +164,12 @@ def test_zero_dim_tensor_of_the_same_kind_keeps_the_dtype(expr, backend, torch):
 
 
 # -- 5. bool with a Python int ----------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="needs Tensor._lift to lift an int beside a bool tensor as int64")
 def test_bool_plus_python_int_is_int64(backend, torch):
     b, tb = pair(torch, [True, False], "bool")
     assert_same(b + 1, tb + 1)
+
+
+def test_an_int_tensor_compares_with_a_float_in_the_common_dtype(backend, torch):
+    i, ti = pair(torch, [1, 2, 3], "int64")
+    assert_same(i > 1.5, ti > 1.5)
+    assert_same(i == 2.0, ti == 2.0)

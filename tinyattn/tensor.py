@@ -164,7 +164,12 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float)) and not isinstance(other, bool):
-            dtype = self.dtype if self.dtype in FLOAT_DTYPES or isinstance(other, int) else "float32"
+            # a float tensor keeps its dtype, an int tensor with an int too; otherwise the number's
+            # own kind (bool + 1 is int64, int + 0.5 float32), and the op promotes, as PyTorch
+            if self.dtype in FLOAT_DTYPES or (isinstance(other, int) and self.dtype != "bool"):
+                dtype = self.dtype
+            else:
+                dtype = "int64" if isinstance(other, int) else "float32"
             return Tensor._make(self.backend.asarray(other, dtype), False, None)
         return Tensor(other, backend=self.backend)
 
@@ -282,7 +287,11 @@ class Tensor:
     def _compare(self, other, name):
         other = self._lift(other)
         autograd.check_same_backend(name, [self.data, other.data])
-        return Tensor._make(getattr(self.backend.xp, name)(self.data, other.data), False, None)
+        a, b = self.data, other.data
+        if a.dtype != b.dtype:          # int_t > 1.5: compare in the common dtype (strict insists)
+            common = self.backend.dtypes[_ew.result_dtype([self, other])]
+            a, b = self.backend.xp.astype(a, common), self.backend.xp.astype(b, common)
+        return Tensor._make(getattr(self.backend.xp, name)(a, b), False, None)
 
     def __eq__(self, other):
         return self._compare(other, "equal")
