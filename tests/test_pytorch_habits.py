@@ -145,3 +145,17 @@ def test_full_takes_its_dtype_from_the_value_as_torch(backend, torch, value, dty
     theirs = torch.full((2, 3), value, dtype=getattr(torch, dtype) if dtype else None)
     assert ours.dtype == str(theirs.dtype).removeprefix("torch.")
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_tensor_of_a_list_of_0d_tensors_as_torch(backend, torch):
+    parts = [tinyattn.tensor(1.5), tinyattn.tensor(2.0)]
+    ours = tinyattn.tensor(parts)
+    theirs = torch.tensor([torch.tensor(1.5), torch.tensor(2.0)])
+    assert ours.dtype == "float32" and ours.numpy().tolist() == theirs.tolist()
+
+
+@pytest.mark.parametrize("data", [2 ** 70, [object()]], ids=["beyond int64", "an object"])
+def test_data_that_is_not_numeric_is_refused_when_made(data):
+    # it used to build a tensor of objects, which failed later on repr or in an op
+    with pytest.raises(TypeError, match="tensor: cannot make a numeric array"):
+        tinyattn.tensor(data)

@@ -20,11 +20,22 @@ def to_array(data, backend, dtype):
     try:
         source = backend_of(data)
     except TypeError:                       # Python numbers and (nested) lists
-        host = np.asarray(data)
+        host = np.asarray(_plain(data))
+        if host.dtype == object:
+            raise TypeError(f"tensor: cannot make a numeric array of {type(data).__name__} data "
+                            "(an integer beyond int64, or objects that are not numbers?)") from None
         if dtype is None and host.dtype == np.float64:
             dtype = "float32"
         return backend.asarray(host, dtype)
     return backend.asarray(source.to_numpy(data), dtype)
+
+
+def _plain(data):
+    """Nested lists with tensors (and arrays) inside replaced by their numbers, as torch.tensor
+    takes [x.sum(), y.sum()]."""
+    if isinstance(data, (list, tuple)):
+        return [_plain(item) for item in data]
+    return data.tolist() if hasattr(data, "tolist") else data
 
 
 def shape_arg(shape):
