@@ -231,3 +231,8 @@ def test_linear_with_a_weight_that_is_not_a_matrix_says_so():
     expected = r"linear: the weight must be \(out_features, in_features\), got shape \(4,\)"
     with pytest.raises(ValueError, match=expected):
         F.linear(tinyattn.randn(2, 4), tinyattn.randn(4))
+
+
+def test_cross_entropy_with_an_unknown_reduction_names_the_choices():
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        F.cross_entropy(tinyattn.randn(2, 3), tinyattn.tensor([0, 1]), reduction="avg")

@@ -120,6 +120,23 @@ def test_cross_entropy_matches_pytorch(torch, rng, kwargs):
     np.testing.assert_allclose(g_ours, x.grad.numpy(), **F64)
 
 
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+@pytest.mark.parametrize("kwargs", CE_CASES, ids=str)
+def test_cross_entropy_reductions_match_pytorch(backend, torch, rng, kwargs, reduction):
+    logits = rng.standard_normal((2, 3, 5))
+    target = np.array([[1, 2, 0], [4, 2, 3]])
+    loss = lambda x: F.cross_entropy(x, tinyattn.tensor(target), reduction=reduction, **kwargs)  # noqa: E731
+    ours, (g_ours,) = _forward_backward(loss, [logits])
+    x = torch.tensor(logits, requires_grad=True)
+    torch_kwargs = dict(kwargs, ignore_index=kwargs.get("ignore_index", -100), reduction=reduction)
+    # torch takes classes on axis 1: (B, C, T) logits for (B, T) targets
+    theirs = torch.nn.functional.cross_entropy(x.permute(0, 2, 1), torch.tensor(target), **torch_kwargs)
+    theirs.backward(torch.tensor(np.random.default_rng(7).standard_normal(theirs.shape)))
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), **F64)
+    np.testing.assert_allclose(g_ours, x.grad.numpy(), **F64)
+    assert tinyattn.gradcheck(loss, *_leaves(rng, (2, 3, 5)))
+
+
 TORCH_TWINS = [
     ("softmax", lambda x: F.softmax(x, dim=-1), lambda t, x: t.softmax(x, dim=-1), [(3, 5)]),
     ("log_softmax", lambda x: F.log_softmax(x, dim=0), lambda t, x: t.log_softmax(x, dim=0), [(3, 5)]),

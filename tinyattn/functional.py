@@ -37,13 +37,14 @@ def logsumexp(x, axis=-1, keepdims=False, *, dim=None, keepdim=None):
     return fused.LogSumExp.apply(x, axis=_axis("logsumexp", axis, dim, x.ndim), keepdims=keep)
 
 
-def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
+def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
     """Mean negative log-likelihood of integer `target` classes under softmax(logits).
 
     logits (..., C), target (...) of integer class ids. Positions whose target equals
     `ignore_index` (-100 by default, as in PyTorch; None for none) are left out of the mean.
     With `label_smoothing` eps, the target distribution is (1 - eps) on the true class plus
-    eps/C on every class.
+    eps/C on every class. reduction: "mean" (over the positions not ignored), "sum", or "none"
+    for the loss of every position, of target's shape (0 where ignored), as in PyTorch.
     Differs from PyTorch: classes are the *last* axis for any rank (PyTorch puts them on axis 1
     for inputs of more than 2 dims), which is what (B, T, vocab) language-model logits need.
     """
@@ -56,10 +57,14 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
         raise TypeError(f"cross_entropy: targets must be integer class ids, got {target.dtype}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     num_classes = logits.shape[-1]
     _check_classes(target, num_classes, ignore_index)
-    return fused.CrossEntropy.apply(logits.reshape(-1, num_classes), target.reshape(-1),
-                                    ignore_index=ignore_index, label_smoothing=label_smoothing)
+    loss = fused.CrossEntropy.apply(logits.reshape(-1, num_classes), target.reshape(-1),
+                                    ignore_index=ignore_index, label_smoothing=label_smoothing,
+                                    reduction=reduction)
+    return loss.reshape(target.shape) if reduction == "none" else loss
 
 
 def _check_classes(target, num_classes, ignore_index):

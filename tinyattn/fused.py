@@ -89,7 +89,8 @@ class LogSumExp(Function):
 
 
 class CrossEntropy(Function):
-    """Mean over counted positions of  -sum_c q_c log softmax(x)_c,  for logits x (N, C).
+    """Mean over counted positions of  -sum_c q_c log softmax(x)_c,  for logits x (N, C);
+    reduction="sum" adds them up instead, "none" returns them (N,) (0 where ignored).
 
     q is the target distribution: (1 - eps) on the target class plus eps/C everywhere (label
     smoothing eps). A position whose target is ignore_index has weight 0; n counts the others.
@@ -101,7 +102,7 @@ class CrossEntropy(Function):
 
     __slots__ = ()
 
-    def forward(self, logits, target, ignore_index, label_smoothing):
+    def forward(self, logits, target, ignore_index, label_smoothing, reduction="mean"):
         xp = namespace(logits)
         num_classes = logits.shape[-1]
         shifted = logits - xp.max(logits, axis=-1, keepdims=True)
@@ -117,16 +118,17 @@ class CrossEntropy(Function):
             per_row = per_row - (label_smoothing / num_classes) * xp.sum(logp, axis=-1)
         if keep is None:
             weight, count = None, target.shape[0]
-            loss = xp.sum(per_row) / count
         else:
             weight = xp.astype(keep, logp.dtype)
             count = xp.sum(weight)
-            loss = xp.sum(per_row * weight) / count
-        self.saved = (logp, safe_target, weight, count, label_smoothing)
-        return loss
+            per_row = per_row * weight
+        self.saved = (logp, safe_target, weight, count, label_smoothing, reduction)
+        if reduction == "none":
+            return per_row
+        return xp.sum(per_row) / count if reduction == "mean" else xp.sum(per_row)
 
     def backward(self, g):
-        logp, target, weight, count, eps = self.saved
+        logp, target, weight, count, eps, reduction = self.saved
         xp = namespace(g)
         num_classes = logp.shape[-1]
         classes = backend_of(g).arange(0, num_classes, 1, target.dtype)
@@ -134,9 +136,13 @@ class CrossEntropy(Function):
         grad = xp.exp(logp) - (one_hot * (1.0 - eps) + eps / num_classes)          # p - q
         if weight is not None:
             grad = grad * weight[:, None]
+        if reduction == "none":                 # g (N,): one upstream gradient per position
+            return grad * g[:, None], None
+        if reduction == "sum":
+            return grad * g, None
+        if weight is not None:
             count = xp.where(count > 0, count, xp.ones_like(count))     # n = 0: every weight is 0
-        scale = g / count
-        return grad * scale, None
+        return grad * (g / count), None
 
 
 class LayerNorm(Function):

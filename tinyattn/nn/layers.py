@@ -243,9 +243,9 @@ class GELU(Module):
 class CrossEntropyLoss(Module):
     """F.cross_entropy as a module: CrossEntropyLoss(label_smoothing=0.1)(logits, target)."""
 
-    def __init__(self, ignore_index=-100, label_smoothing=0.0):
+    def __init__(self, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         super().__init__()
-        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        self.ignore_index, self.label_smoothing, self.reduction = ignore_index, label_smoothing, reduction
 
     def forward(self, logits, target):
-        return F.cross_entropy(logits, target, self.ignore_index, self.label_smoothing)
+        return F.cross_entropy(logits, target, self.ignore_index, self.label_smoothing, self.reduction)
