@@ -167,3 +167,19 @@ def test_mean_over_an_empty_axis_is_nan_and_backpropagates_as_torch(backend, tor
     y.sum().backward()
     t.sum().backward()
     assert tuple(ours.grad.shape) == tuple(theirs.grad.shape) == (2, 0)
+
+
+@pytest.mark.parametrize("args", [(0, False), (0, True), (1, False, True), (None, False)], ids=str)
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_and_std_take_pytorchs_positional_unbiased(backend, torch, op, args):
+    # x.var(0, False) is PyTorch's unbiased=False; reading it as keepdims would silently differ
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    ours = getattr(tinyattn.tensor(x), op)(*args)
+    theirs = getattr(torch.tensor(x), op)(*args)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_var_refuses_both_spellings_of_the_correction():
+    with pytest.raises(TypeError, match="var: give unbiased or correction, not both"):
+        tinyattn.randn(3).var(0, True, correction=0)

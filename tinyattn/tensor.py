@@ -376,14 +376,17 @@ class Tensor:
         axes, keep = reduce_args("min", self.ndim, axis, dim, keepdims, keepdim)
         return -_red.Max.apply(-self, axes=axes, keepdims=keep)
 
-    def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
-        """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0."""
+    def var(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
+        """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0.
+        The second positional argument is PyTorch's `unbiased` (x.var(0, False): correction 0)."""
         axes, keep = reduce_args("var", self.ndim, axis, dim, keepdims, keepdim)
+        correction = _correction("var", unbiased, correction)
         return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction)
 
-    def std(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
+    def std(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
         """Standard deviation: the square root of var, unbiased by default (correction=1)."""
         axes, keep = reduce_args("std", self.ndim, axis, dim, keepdims, keepdim)
+        correction = _correction("std", unbiased, correction)
         return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction).sqrt()
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -553,6 +556,15 @@ def _divide_floor(op, a, b):
 def _kind(dtype):
     """The order in which dtypes promote: bool < integers < floating point."""
     return 2 if dtype in FLOAT_DTYPES else 0 if dtype == "bool" else 1
+
+
+def _correction(op, unbiased, correction):
+    """PyTorch's two spellings of Bessel's correction: unbiased=True/False, or correction=n."""
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: give unbiased or correction, not both")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return 1 if correction is None else correction
 
 
 # The primitives build on Function (autograd) which builds on Tensor: import them last.
