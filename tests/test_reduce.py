@@ -17,9 +17,10 @@ REDUCTIONS = {
     "mean": (lambda x, a, k: x.mean(dim=a, keepdim=k), lambda x, a, k: x.mean(a, k)),
     "max": (lambda x, a, k: x.amax(dim=_all_axes(a), keepdim=k), lambda x, a, k: x.max(a, k)),
     "min": (lambda x, a, k: x.amin(dim=_all_axes(a), keepdim=k), lambda x, a, k: x.min(a, k)),
-    "var": (lambda x, a, k: x.var(dim=a, keepdim=k), lambda x, a, k: x.var(a, k)),
+    # var's second positional argument is PyTorch's unbiased, so keepdims goes by name
+    "var": (lambda x, a, k: x.var(dim=a, keepdim=k), lambda x, a, k: x.var(a, keepdims=k)),
     "var correction=0": (lambda x, a, k: x.var(dim=a, keepdim=k, correction=0),
-                         lambda x, a, k: x.var(a, k, correction=0)),
+                         lambda x, a, k: x.var(a, keepdims=k, correction=0)),
 }
 AXES = [None, 0, 1, -1, (0, 2), (-1, 0)]
 
