@@ -69,6 +69,7 @@ def _assert_same_trajectory(ours, theirs, tol):
 
 # (test id, optimizer class name in both libraries, keyword arguments shared by both)
 CASES = [
+    ("sgd default lr", "SGD", dict()),
     ("sgd", "SGD", dict(lr=0.1)),
     ("sgd momentum", "SGD", dict(lr=0.1, momentum=0.9)),
     ("sgd momentum dampening", "SGD", dict(lr=0.1, momentum=0.9, dampening=0.3)),

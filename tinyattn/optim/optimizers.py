@@ -33,7 +33,7 @@ class SGD(Optimizer):
         p = p - lr * g
     """
 
-    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         _check(lr >= 0.0, f"SGD: invalid learning rate {lr}; it must be >= 0")
         _check(momentum >= 0.0, f"SGD: invalid momentum {momentum}; it must be >= 0")
         _check(weight_decay >= 0.0, f"SGD: invalid weight_decay {weight_decay}; it must be >= 0")
