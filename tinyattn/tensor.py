@@ -247,7 +247,7 @@ class Tensor:
         if shape != self.shape:
             raise ValueError(f"{op}: the result has shape {shape}, which does not fit the tensor of shape "
                              f"{self.shape} updated in place; write `x = x {symbol} y` for a new tensor")
-        mine, theirs = _kind(self.dtype), _kind(other.dtype)
+        mine, theirs = _ew.dtype_kind(self.dtype), _ew.dtype_kind(other.dtype)
         if max(theirs, 2 if name == "divide" else 0) > mine:    # e.g. int64 += 0.5, int64 /= 2
             result = other.dtype if theirs > mine else "float32"
             raise TypeError(f"{op}: the result type {result} can't be cast to {self.dtype}, the dtype of "
@@ -546,16 +546,11 @@ def _divide_floor(op, a, b):
     if "bool" in (a.dtype, b.dtype):
         raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); convert it first (x.long())")
     xp = a.backend.xp
-    if _kind(a.dtype) == _kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
+    if _ew.dtype_kind(a.dtype) == _ew.dtype_kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
         raise ZeroDivisionError(f"{op}: integer division by zero")
     if op == "//":
         return _ew.FloorDivide.apply(a.detach(), b.detach())
     return _ew.Remainder.apply(a, b)
-
-
-def _kind(dtype):
-    """The order in which dtypes promote: bool < integers < floating point."""
-    return 2 if dtype in FLOAT_DTYPES else 0 if dtype == "bool" else 1
 
 
 def _correction(op, unbiased, correction):

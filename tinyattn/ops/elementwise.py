@@ -34,18 +34,13 @@ class Binary(Function):
         if a.data.dtype is not b.data.dtype:        # dtypes are shared objects: `is` is the fast test
             check_same_backend(cls.__name__.lower(), [a.data, b.data])
             if a.data.dtype != b.data.dtype:
-                a, b = _promote(a, b)
+                a, b = promote([a, b])
         return super().apply(a, b)
 
     @classmethod
     def explain_failure(cls, error, a, b, **params):
         broadcast_shape(cls.__name__.lower(), a.shape, b.shape)   # raises if that is the problem
         super().explain_failure(error, a, b, **params)
-
-
-def _promote(a, b):
-    """a and b, each cast to their `result_dtype` where its own differs."""
-    return promote([a, b])
 
 
 def promote(tensors):
@@ -59,13 +54,14 @@ def result_dtype(tensors):
     floating) wins, and within it the widest dtype (int64 * float32 is float32, float32 * float64
     is float64). A 0-d tensor counts only when its kind is higher than every other tensor's,
     as a Python number would: x32 + tensor(2., dtype=float64) stays float32."""
-    kind = max(_kind(t.dtype) for t in tensors)
-    top = [t for t in tensors if _kind(t.dtype) == kind]
+    kind = max(dtype_kind(t.dtype) for t in tensors)
+    top = [t for t in tensors if dtype_kind(t.dtype) == kind]
     shaped = [t for t in top if t.ndim] or top
     return max((t.dtype for t in shaped), key=_width)
 
 
-def _kind(dtype):
+def dtype_kind(dtype):
+    """The order in which dtype names promote: bool 0 < integers 1 < floating point 2."""
     return 2 if dtype.startswith("float") else 0 if dtype == "bool" else 1
 
 
