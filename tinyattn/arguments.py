@@ -20,7 +20,7 @@ def to_array(data, backend, dtype):
     try:
         source = backend_of(data)
     except TypeError:                       # Python numbers and (nested) lists
-        host = np.asarray(_plain(data))
+        host = np.asarray(python_values(data))
         if host.dtype == object:
             raise TypeError(f"tensor: cannot make a numeric array of {type(data).__name__} data "
                             "(an integer beyond int64, or objects that are not numbers?)") from None
@@ -30,11 +30,11 @@ def to_array(data, backend, dtype):
     return backend.asarray(source.to_numpy(data), dtype)
 
 
-def _plain(data):
-    """Nested lists with tensors (and arrays) inside replaced by their numbers, as torch.tensor
-    takes [x.sum(), y.sum()]."""
+def python_values(data):
+    """Nested lists with tensors, arrays and NumPy scalars inside replaced by Python numbers and
+    lists: torch.tensor takes [x.sum(), y.sum()], and a file gives numbers back as NumPy's."""
     if isinstance(data, (list, tuple)):
-        return [_plain(item) for item in data]
+        return [python_values(item) for item in data]
     return data.tolist() if hasattr(data, "tolist") else data
 
 

@@ -17,6 +17,8 @@ made (kept in the group as "initial_lr", as PyTorch does).
 """
 import math
 
+from ..arguments import python_values
+
 
 class LRScheduler:
     """Base class: subclasses define `lr_at(step, base_lr)`, the lr of one group at one step."""
@@ -70,17 +72,12 @@ class LRScheduler:
                              f"the optimizer {len(self.optimizer.param_groups)} parameter groups")
         for key, value in state_dict.items():
             # numbers may come back from a file as NumPy scalars or 0-d arrays: make them Python's
-            setattr(self, key, _plain(value))
+            setattr(self, key, python_values(value))
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
 
 
 _NOT_STATE = ("optimizer", "lr_lambdas")
-
-
-def _plain(value):
-    """NumPy scalars and arrays (as a file gives them back) as Python numbers and lists."""
-    return value.tolist() if hasattr(value, "tolist") else value
 
 
 class LambdaLR(LRScheduler):
