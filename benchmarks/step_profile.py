@@ -27,7 +27,7 @@ from gpt_step import CONFIGS, Pair, describe_machine, import_torch_with_threads 
 import tinyattn  # noqa: E402
 import tinyattn.functional as F  # noqa: E402
 from tinyattn import nn  # noqa: E402
-from tinyattn.autograd import Function  # noqa: E402
+from tinyattn.engine.autograd import Function  # noqa: E402
 
 
 def _subclasses(cls):

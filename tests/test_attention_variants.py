@@ -11,9 +11,9 @@ import pytest
 import tinyattn
 import tinyattn.functional as F
 from tinyattn import nn
+from tinyattn.attention.masks import padding_mask, sliding_window_mask
 from tinyattn.generate import generate, kv_cache_bytes
-from tinyattn.masks import padding_mask, sliding_window_mask
-from tinyattn.nn import attention as attention_module
+from tinyattn.nn import multi_head_attention as attention_module
 
 F64 = dict(rtol=1e-10, atol=1e-12)     # the same sums in another order: a few float64 ulps
 

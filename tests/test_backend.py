@@ -13,7 +13,8 @@ import pytest
 
 import tinyattn
 from tinyattn import backend as backend_module
-from tinyattn.backend import Backend, BackendUnavailable, _import_cupy, complete_namespace, get_backend
+from tinyattn.backend import Backend, BackendUnavailable, complete_namespace, get_backend
+from tinyattn.backend.cupy_backend import _import_cupy
 
 
 @pytest.fixture
@@ -254,8 +255,8 @@ def test_float64_upstream_gradient_does_not_promote_float32_grads(backend):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
 def test_numpy_fast_paths_agree_with_numpy(dtype):
-    from tinyattn.backend import _fast_numpy_namespace
-    fast = _fast_numpy_namespace()
+    from tinyattn.kernels.fast_numpy import fast_numpy_functions
+    fast = types.SimpleNamespace(**fast_numpy_functions())
     x = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 3).astype(dtype)
     for axis in (None, 0, (0, 2), (0, 1, 2)):
         for keepdims in (False, True):

@@ -6,7 +6,7 @@ import pytest
 
 import tinyattn
 import tinyattn.functional as F
-from tinyattn.autograd import Function
+from tinyattn.engine.autograd import Function
 
 
 def pair(torch, values, dtype, requires_grad=False):

@@ -7,8 +7,8 @@ import pytest
 
 import tinyattn
 from tinyattn.attention import scaled_dot_product_attention
-from tinyattn.flash_attention import _key_blocks, flash_attention
-from tinyattn.masks import causal_mask, padding_mask
+from tinyattn.attention.flash import _key_blocks, flash_attention
+from tinyattn.attention.masks import causal_mask, padding_mask
 
 # Both compute the same softmax(q k^T s) v in the same precision; flash attention only sums in
 # another order (block by block, rescaling earlier partial sums by exp(m - m') when the max grows)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import tinyattn
-import tinyattn.composite as C
 import tinyattn.functional as F
-from tinyattn import fused
+import tinyattn.functional.reference as C
+from tinyattn.functional import fused
 
 # float64 results of the same formula computed in a different order differ by a few ulps
 # (1e-16 relative), amplified a little by exp/log; 1e-10 leaves room for that and nothing else.
@@ -252,8 +252,9 @@ def test_gelu_without_a_gradient_skips_the_slope_and_gives_the_same_values(backe
     fewer), by the same operations: the values are equal bit for bit."""
     x_values = np.random.default_rng(0).standard_normal((5, 7)) * 3
     outputs = []
-    blocked = fused.map_rows
-    monkeypatch.setattr(fused, "map_rows", lambda *a, **k: outputs.append(k["outputs"]) or blocked(*a, **k))
+    chunked = fused.map_row_chunks
+    monkeypatch.setattr(fused, "map_row_chunks",
+                        lambda *a, **k: outputs.append(k["outputs"]) or chunked(*a, **k))
     with_slope = F.gelu(tinyattn.tensor(x_values, dtype=dtype, requires_grad=True), approximate)
     with tinyattn.no_grad():
         inference = F.gelu(tinyattn.tensor(x_values, dtype=dtype, requires_grad=True), approximate)

@@ -5,8 +5,8 @@ import pytest
 
 import tinyattn
 from tinyattn.attention import scaled_dot_product_attention
-from tinyattn.masks import causal_mask, sliding_window_mask
-from tinyattn.window_attention import window_attention
+from tinyattn.attention.masks import causal_mask, sliding_window_mask
+from tinyattn.attention.window import window_attention
 
 # Banded and reference compute the same softmax-weighted sums; the banded one adds exact zeros
 # for the keys outside the window and sums in another order (blocks of 2W keys instead of rows

@@ -1,13 +1,28 @@
 """tinyattn: a small tensor-and-autograd engine on NumPy (or CuPy), and Transformers built on it.
 
-Read in this order: backend.py, tensor.py, autograd.py, ops/, functional.py.
+The tree is the architecture; each layer imports only the layers below it (pyproject.toml's
+import-linter contract checks that):
+
+    backend/     which array library computes (NumPy, CuPy, array_api_strict)
+    kernels/     speed only, skippable: cache blocking, out= buffers, the float32 erfc
+    engine/      Tensor, Function and backward, the primitives, and PyTorch's rules beside them
+    functional/  F.*: softmax, cross-entropy, layer norm, GELU... readable and fused
+    attention/   scaled dot-product attention, masks, the fused, flash and window variants, the cache
+    nn/          Module, layers, multi-head attention, Transformer, GPT
+    optim/, generate.py, io.py, data.py, viz.py    training, decoding, checkpoints, data, pictures
+
+README.md's "Reading the code" lists every module in reading order.
 """
-from . import functional, nn, optim
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from . import functional, generate, nn, optim
+from .attention.flash import flash_attention
+from .attention.masks import causal_mask, padding_mask, sliding_window_mask
+from .attention.window import window_attention
 from .backend import BackendUnavailable, get_backend, manual_seed, set_backend, use_backend
-from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
-from .flash_attention import flash_attention
-from .functions import (
+from .engine.autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .engine.creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .engine.gradcheck import GradcheckError, gradcheck
+from .engine.tensor import Tensor
+from .engine.tensor_functions import (
     cat,
     concat,
     cos,
@@ -26,13 +41,9 @@ from .functions import (
     triu,
     where,
 )
-from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
-from .masks import causal_mask, padding_mask, sliding_window_mask
-from .tensor import Tensor
-from .window_attention import window_attention
 
-# dtypes are names, the same on every backend (see tensor.py)
+# dtypes are names, the same on every backend (see engine/tensor.py)
 float16 = "float16"
 float32 = "float32"
 float64 = "float64"

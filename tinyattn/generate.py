@@ -8,11 +8,11 @@ model: one position of work instead of the whole prefix. That cache is the memor
 decoding: 2 * num_layers * B * num_kv_heads * T * head_dim numbers (kv_cache_bytes measures it),
 which grouped-query attention shrinks by num_heads / num_kv_heads.
 """
-from .autograd import no_grad
 from .backend import get_backend
+from .engine.autograd import no_grad
+from .engine.tensor import Tensor
+from .engine.tensor_functions import concat
 from .functional import softmax
-from .functions import concat
-from .tensor import Tensor
 
 
 def pick_next(logits, greedy=False, temperature=1.0, top_k=None):

@@ -22,7 +22,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .backend import backend_of
-from .tensor import Tensor
+from .engine.tensor import Tensor
 
 _MARKER = "__tinyattn_checkpoint__"
 _METADATA = "__metadata__"

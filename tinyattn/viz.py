@@ -6,7 +6,7 @@ import subprocess
 
 import numpy as np
 
-from .tensor import Tensor
+from .engine.tensor import Tensor
 
 
 def _plt():

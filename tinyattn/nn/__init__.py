@@ -1,5 +1,4 @@
 """tinyattn.nn: modules with PyTorch's names, from Linear to GPT."""
-from .attention import MultiHeadAttention
 from .layers import (
     GELU,
     CrossEntropyLoss,
@@ -13,6 +12,7 @@ from .layers import (
     Sequential,
 )
 from .module import Module, Parameter
+from .multi_head_attention import MultiHeadAttention
 from .positional import (
     LearnedPositionalEmbedding,
     RotaryEmbedding,

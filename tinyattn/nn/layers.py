@@ -2,9 +2,9 @@
 import math
 
 from .. import functional as F
-from ..creation import ones, rand, randn, zeros
-from ..functions import where
-from ..tensor import Tensor
+from ..engine.creation import ones, rand, randn, zeros
+from ..engine.tensor import Tensor
+from ..engine.tensor_functions import where
 from .module import Module, Parameter
 
 

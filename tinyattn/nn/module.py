@@ -9,7 +9,7 @@ everything to another backend (`to`).
 from collections import OrderedDict, namedtuple
 
 from ..backend import DTYPE_NAMES
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 
 
 class Parameter(Tensor):

@@ -2,8 +2,8 @@
 is permuted the same way), so the position of each token has to be put in explicitly."""
 import math
 
-from ..creation import arange, zeros
-from ..functions import concat, cos, sin
+from ..engine.creation import arange, zeros
+from ..engine.tensor_functions import concat, cos, sin
 from .layers import Dropout, Embedding
 from .module import Module
 

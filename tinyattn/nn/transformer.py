@@ -8,10 +8,10 @@ connection and a layer norm. Where the norm goes is the one choice:
 """
 import math
 
-from ..creation import rand, randn
-from .attention import MultiHeadAttention
+from ..engine.creation import rand, randn
 from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, ModuleList
 from .module import Module
+from .multi_head_attention import MultiHeadAttention
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
 
 

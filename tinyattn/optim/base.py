@@ -5,10 +5,10 @@ Subclasses (optimizers.py) implement `step`. See `Optimizer` for how groups and 
 import warnings
 from collections import defaultdict
 
-from ..autograd import enable_grad
 from ..backend import backend_of
+from ..engine.autograd import enable_grad
+from ..engine.tensor import Tensor
 from ..nn.module import _as_array
-from ..tensor import Tensor
 
 
 class Optimizer:

@@ -1,7 +1,7 @@
 """Gradient clipping by the total norm, PyTorch's clip_grad_norm_."""
 import math
 
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .base import _check
 
 

@@ -17,7 +17,7 @@ made (kept in the group as "initial_lr", as PyTorch does).
 """
 import math
 
-from ..arguments import python_values
+from ..engine.arguments import python_values
 
 
 class LRScheduler:

@@ -25,12 +25,13 @@ where D_i = sum_j P_ij dP_ij = dO_i . out_i (softmax's backward), computed once 
 """
 import math
 
-from .autograd import Function
-from .backend import backend_of, namespace
+from ..backend import backend_of, namespace
+from ..engine.autograd import Function
+from ..engine.dtypes import FLOAT_DTYPES
+from ..engine.ops.broadcast import broadcast_shape, unbroadcast
+from ..engine.ops.matmul import swap_last
+from ..engine.tensor import Tensor
 from .masks import checked_mask
-from .ops.broadcast import broadcast_shape, unbroadcast
-from .ops.matmul import swap_last
-from .tensor import FLOAT_DTYPES, Tensor
 
 
 def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, block_size=128):

@@ -6,6 +6,7 @@ several tensors (concat, stack, where, maximum) live only here.
 from .arguments import dim_arg
 from .autograd import check_same_backend
 from .creation import arange
+from .dtypes import promote
 from .ops import elementwise as _ew
 from .ops import index as _ix
 from .ops import shape as _shp
@@ -63,7 +64,7 @@ def where(condition, a, b):
     """a where condition is True, else b (all three broadcast). condition is not differentiated."""
     a, b = _pair(a, b)
     if a.data.dtype != b.data.dtype:            # int64 with float32 is float32, as PyTorch
-        a, b = _ew.promote([a, b])
+        a, b = promote([a, b])
     cond = condition.data if isinstance(condition, Tensor) else a.backend.asarray(condition)
     check_same_backend("where", [cond, a.data, b.data])
     return _ew.Where.apply(a, b, cond=cond)
@@ -99,7 +100,7 @@ def concat(tensors, axis=0, *, dim=None):
     are promoted as in arithmetic (int64 with float32 gives float32)."""
     tensors = list(tensors)
     if len({t.dtype for t in tensors}) > 1:
-        tensors = _ew.promote(tensors)
+        tensors = promote(tensors)
     axis = dim if dim is not None else axis
     return _shp.Concat.apply(*tensors, axis=dim_arg("concat", axis, tensors[0].ndim))
 

@@ -8,8 +8,8 @@ Writing them (`grad[idx] = g`) would silently keep only one of them.
 import math
 import operator
 
+from ...backend import backend_of, namespace
 from ..autograd import Function
-from ..backend import backend_of, namespace
 
 
 class GetItem(Function):

@@ -6,8 +6,8 @@ gradient broadcasts against the input: every input element that fed the result g
 """
 import math
 
+from ...backend import namespace
 from ..autograd import Function
-from ..backend import namespace
 
 
 def _expand(xp, g, axes, keepdims):

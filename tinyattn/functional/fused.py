@@ -1,6 +1,6 @@
 """Fused Functions: softmax and friends, cross-entropy, layer norm and GELU as single nodes.
 
-Each computes exactly what its twin in `composite.py` computes, with a backward derived by hand
+Each computes exactly what its twin in `reference.py` computes, with a backward derived by hand
 (the derivation is in the docstring). One node instead of a dozen means less Python per step,
 fewer temporary arrays, and fewer arrays kept alive for backward. Tests prove each equal to its
 composite twin and to PyTorch.
@@ -9,12 +9,13 @@ Notation: x the input, y the output, g = dL/dy the upstream gradient, sums along
 """
 import math
 
-from .autograd import Function
-from .backend import backend_of, namespace
-from .blocks import map_rows, row_blocks
-from .ops.broadcast import unbroadcast
-from .ops.elementwise import as_floating
-from .special import erf
+from ..backend import backend_of, namespace
+from ..engine.autograd import Function
+from ..engine.dtypes import as_floating
+from ..engine.ops.broadcast import unbroadcast
+from ..kernels.cache_blocking import map_row_chunks
+from ..kernels.gelu import gelu_kernel
+from ..kernels.layer_norm import layer_norm_backward, layer_norm_forward
 
 
 class Softmax(Function):
@@ -153,68 +154,29 @@ class LayerNorm(Function):
     (the two means remove the parts of dxhat that only shift the mean or scale the variance,
     which normalisation undoes), dL/dw = sum over the batch of g * xhat, dL/db = sum of g.
 
-    The normalised axes are folded into one, x seen as (N, n), and the work runs in blocks of
-    rows (blocks.py). A row mean is a product with a column of 1/n: NumPy sums short rows one
-    scalar at a time, while the matrix-vector product is vectorised (6x faster on rows of 64).
+    The normalised axes are folded into one, x seen as (N, n); kernels/layer_norm.py runs the
+    arithmetic in cache-sized chunks of rows.
     """
 
     __slots__ = ()
 
     def forward(self, x, weight, bias, eps):
-        xp = namespace(x)
-        backend = backend_of(x)
+        xp, backend = namespace(x), backend_of(x)
         rows = xp.reshape(x, (-1, math.prod(weight.shape)))                       # (N, n)
         w, b = xp.reshape(weight, (-1,)), xp.reshape(bias, (-1,))
-        averager = backend.ones((rows.shape[1], 1), x.dtype) / rows.shape[1]         # (n, 1)
-        xhat, y = xp.empty_like(rows), xp.empty_like(rows)
-        r = xp.empty((rows.shape[0], 1), dtype=x.dtype, **backend.place)
-
-        for block in row_blocks(rows.shape[0], rows.shape[1], backend):
-            xb, hb, yb = rows[block, ...], xhat[block, ...], y[block, ...]
-            xp.subtract(xb, xp.matmul(xb, averager), out=hb)                   # centred
-            # the variance's sums of squares in one pass: vecdot reads the rows, makes no square
-            var = xp.reshape(xp.vecdot(hb, hb), (-1, 1)) / rows.shape[1]
-            rb = 1.0 / xp.sqrt(var + eps)
-            hb *= rb
-            r[block, ...] = rb
-            xp.multiply(hb, w, out=yb)
-            yb += b
+        y, xhat, r = layer_norm_forward(xp, backend.place, backend.chunk_elements, rows, w, b, eps)
         self.saved = (xhat, r, weight)
         return xp.reshape(y, x.shape)
 
     def backward(self, g):
-        # mean(dxhat) = g @ w / n and mean(dxhat * xhat) = (g * xhat) @ w / n: two matrix-vector
-        # products, and g * xhat is also what dw sums, so it is formed once
         xhat, r, weight = self.saved
-        xp = namespace(g)
+        xp, backend = namespace(g), backend_of(g)
         g2 = xp.reshape(g, xhat.shape)
-        w = xp.reshape(weight, (-1,))
-        w_over_n = xp.reshape(w, (-1, 1)) / w.shape[0]                              # (n, 1)
-        dx = xp.empty_like(g2) if self.needs_grad[0] else None
-
-        dw = xp.zeros(w.shape, dtype=g.dtype, **backend_of(g).place)        # summed block by block
-        blocks = row_blocks(g2.shape[0], g2.shape[1], backend_of(g))
-        scratch = xp.empty_like(g2[blocks[0], ...])
-        for block in blocks:
-            gb, xb = g2[block, ...], xhat[block, ...]
-            gx = xp.multiply(gb, xb, out=scratch[:gb.shape[0], ...])
-            if self.needs_grad[1]:
-                dw += xp.sum(gx, axis=0)
-            if dx is not None:
-                dxb = dx[block, ...]
-                mean_g, mean_gx = xp.matmul(gb, w_over_n), xp.matmul(gx, w_over_n)      # (n, 1)
-                xp.multiply(gb, w, out=dxb)
-                dxb -= mean_g
-                dxb -= xp.multiply(xb, mean_gx, out=gx)
-                dxb *= r[block, ...]
-        dw = xp.reshape(dw, weight.shape) if self.needs_grad[1] else None
+        dx, dw = layer_norm_backward(xp, backend.place, backend.chunk_elements, g2, xhat, r,
+                                     xp.reshape(weight, (-1,)), self.needs_grad[0], self.needs_grad[1])
+        dw = None if dw is None else xp.reshape(dw, weight.shape)
         db = xp.reshape(xp.sum(g2, axis=0), weight.shape) if self.needs_grad[2] else None
         return None if dx is None else xp.reshape(dx, g.shape), dw, db
-
-
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 class Gelu(Function):
@@ -225,115 +187,24 @@ class Gelu(Function):
            dy/dx = (1 + t) / 2 + x (1 - t^2) / 2 * sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     The slope dy/dx is computed in the forward, while the pieces it shares with y are at hand,
     and saved: backward is then one product, g * slope. with_slope=False (no gradient will be
-    asked for: inference) skips the slope's passes. Both run block by block (blocks.py): the
-    chains are long, and a block stays in cache.
+    asked for: inference) skips the slope's passes. kernels/gelu.py does the arithmetic, in
+    cache-sized chunks of rows: the chains are long, and a chunk stays in cache.
     """
 
     __slots__ = ()
 
     def forward(self, x, approximate, with_slope=True):
-        if approximate == "tanh":
-            kernel = _gelu_tanh
-        else:
-            kernel = _gelu_exact_float32 if x.dtype == namespace(x).float32 else _gelu_exact
-        if not with_slope:      # the slope's block becomes a second scratch block
-            return map_rows(lambda *blocks: kernel(*blocks, with_slope=False), x, outputs=1, scratch=2)
-        y, slope = map_rows(kernel, x, outputs=2, scratch=1)
+        xp, chunk = namespace(x), backend_of(x).chunk_elements
+        kernel = gelu_kernel(xp, x.dtype, approximate)
+        if not with_slope:      # the slope's chunk becomes a second scratch chunk
+            return map_row_chunks(xp, chunk, lambda *c: kernel(xp, *c, with_slope=False), x,
+                                  outputs=1, scratch=2)
+        y, slope = map_row_chunks(xp, chunk, lambda *c: kernel(xp, *c), x, outputs=2, scratch=1)
         self.saved = slope
         return y
 
     def backward(self, g):
         return (g * self.saved,)
-
-
-# The kernels below fill y and slope for one block of rows, through `out=` (blocks.py says why);
-# s is a scratch block. With with_slope=False, slope is scratch too and y alone is filled.
-
-def _gelu_exact(x, y, slope, s, with_slope=True):
-    """Through special.erf: accurate to float64 for gradient checks, to float32's relative
-    precision (tails included) in other dtypes."""
-    xp = namespace(x)
-    xp.multiply(x, _INV_SQRT_2, out=s)
-    s[...] = erf(s)
-    s += 1.0
-    s *= 0.5                                    # Phi(x)
-    if with_slope:
-        xp.multiply(x, x, out=slope)            # then x phi(x) + Phi(x)
-        slope *= -0.5
-        xp.exp(slope, out=slope)
-        slope *= x
-        slope *= _INV_SQRT_2PI
-        slope += s
-    xp.multiply(x, s, out=y)
-
-
-# Abramowitz & Stegun 7.1.26: erfc(z) = t (a1 + a2 t + ... + a5 t^4) exp(-z^2), t = 1 / (1 + p z),
-# z >= 0, with |error| < 1.5e-7. PyTorch's vectorised float32 erf uses the same formula.
-_AS_P = 0.3275911
-_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-
-
-def _gelu_exact_float32(x, y, slope, s, with_slope=True):
-    """Exact GELU in float32 in 27 array passes, 21 without the slope (through special.erf it
-    takes about 45).
-
-    With h = Phi(-|x|) = erfc(|x| / sqrt 2) / 2, which A&S gives directly (1 - erf would cancel),
-        y = relu(x) - |x| h           (x >= 0: x (1 - h);  x < 0: x h)
-        Phi(x) = 1 - h or h,          dy/dx = Phi(x) + x phi(x),
-    and phi's exp(-x^2 / 2) is the same exp that erfc needs. Phi is off by at most 7.5e-8
-    (absolute), as in PyTorch's GELU.
-    """
-    xp = namespace(x)
-    xp.multiply(x, x, out=slope)                # slope <- exp(-x^2 / 2), for now
-    slope *= -0.5
-    xp.exp(slope, out=slope)
-    xp.abs(x, out=s)                            # s <- t = 1 / (1 + p |x| / sqrt 2)
-    s *= _AS_P * _INV_SQRT_2
-    s += 1.0
-    xp.divide(1.0, s, out=s)
-    xp.multiply(s, 0.5 * _AS_A[4], out=y)       # y <- h: Horner, the coefficients halved
-    for c in reversed(_AS_A[:4]):
-        y += 0.5 * c
-        y *= s
-    y *= slope
-    if with_slope:
-        # Phi(x) = 0.5 + sign(x) (0.5 - h); copysign, not a `where`, which costs 25 NumPy passes
-        xp.subtract(0.5, y, out=s)
-        xp.copysign(s, x, out=s)
-        s += 0.5
-        slope *= x                              # slope <- x phi(x) + Phi(x)
-        slope *= _INV_SQRT_2PI
-        slope += s
-    xp.abs(x, out=s)                            # y <- relu(x) - |x| h, relu(x) = (x + |x|) / 2
-    y *= s
-    s += x
-    s *= 0.5
-    xp.subtract(s, y, out=y)
-
-
-def _gelu_tanh(x, y, slope, s, with_slope=True):
-    """GPT-2's tanh GELU: y = x (1 + t) / 2 and its slope (class docstring) in 18 passes, y
-    alone in 8."""
-    xp = namespace(x)
-    xp.multiply(x, x, out=s)                    # s <- u = sqrt(2/pi) (x + 0.044715 x^3)
-    s *= 0.044715 * _SQRT_2_OVER_PI
-    s += _SQRT_2_OVER_PI
-    s *= x
-    xp.tanh(s, out=s)                           # s <- t
-    if with_slope:
-        xp.multiply(s, s, out=y)                # y <- 1 - t^2, for now
-        xp.subtract(1.0, y, out=y)
-        xp.multiply(x, x, out=slope)            # slope <- x du/dx
-        slope *= 3 * 0.044715 * _SQRT_2_OVER_PI
-        slope += _SQRT_2_OVER_PI
-        slope *= x
-        slope *= y                              # slope <- (1 + t + x du/dx (1 - t^2)) / 2
-        slope += s
-        slope += 1.0
-        slope *= 0.5
-    xp.add(s, 1.0, out=y)                       # y <- x (1 + t) / 2
-    y *= x
-    y *= 0.5
 
 
 class Linear(Function):

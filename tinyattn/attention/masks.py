@@ -3,8 +3,8 @@
 (This is PyTorch's convention for boolean masks in scaled_dot_product_attention. Beware that
 nn.MultiheadAttention's key_padding_mask uses the opposite one.)
 """
-from .creation import arange
-from .tensor import Tensor
+from ..engine.creation import arange
+from ..engine.tensor import Tensor
 
 
 def causal_mask(num_queries, num_keys=None, backend=None):

@@ -5,8 +5,8 @@ For out = a @ b and upstream gradient g (..., n, m):
 where ^T swaps the last two axes. When a batch dimension was broadcast (a weight (k, m) shared
 by every row of (B, T, k), or a mask shared by every head), the gradient is summed over it.
 """
+from ...backend import namespace
 from ..autograd import Function
-from ..backend import namespace
 from .broadcast import broadcast_shape, unbroadcast
 
 

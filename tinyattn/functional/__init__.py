@@ -7,14 +7,14 @@
 Each is the fused Function from `fused.py`; the readable composition of primitives that computes
 the same thing is in `composite.py`, and the tests check that the two agree.
 """
+from ..backend import get_backend
+from ..engine.arguments import dim_arg
+from ..engine.autograd import is_grad_enabled
+from ..engine.creation import ones, zeros
+from ..engine.ops import elementwise as _ew
+from ..engine.tensor import Tensor
+from ..engine.tensor_functions import take
 from . import fused
-from .arguments import dim_arg
-from .autograd import is_grad_enabled
-from .backend import get_backend
-from .creation import ones, zeros
-from .functions import take
-from .ops import elementwise as _ew
-from .tensor import Tensor
 
 
 def _axis(op, axis, dim, ndim):
@@ -136,5 +136,5 @@ def dropout(x, p=0.5, training=True):
 
 
 # re-exported here as PyTorch users expect them (attention builds on softmax above)
-from .attention import scaled_dot_product_attention  # noqa: E402, F401
-from .masks import causal_mask, padding_mask  # noqa: E402, F401
+from ..attention.masks import causal_mask, padding_mask  # noqa: E402, F401
+from ..attention.reference import scaled_dot_product_attention  # noqa: E402, F401

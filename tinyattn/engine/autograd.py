@@ -10,7 +10,7 @@ inputs (the chain rule, one node at a time). Gradients of leaf tensors accumulat
 """
 import contextlib
 
-from .backend import backend_of
+from ..backend import backend_of
 
 _grad_enabled = True
 

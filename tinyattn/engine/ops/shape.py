@@ -1,8 +1,8 @@
 """Shape primitives: they move elements around without changing them, so each backward moves
 the gradient back the same way (reshape back, permute back, sum what was broadcast, slice
 what was concatenated)."""
+from ...backend import namespace
 from ..autograd import Function
-from ..backend import namespace
 from .broadcast import broadcast_shape, unbroadcast
 
 

@@ -1,17 +1,15 @@
-"""Cache blocking (blocks.py) changes where an elementwise chain runs, never what it computes."""
+"""Cache blocking (kernels/cache_blocking.py) changes where a chain runs, not what it computes."""
 import numpy as np
 import pytest
 
 import tinyattn
 import tinyattn.functional as F
-from tinyattn.blocks import row_blocks
+from tinyattn.kernels.cache_blocking import row_chunks
 
 
 @pytest.mark.parametrize("rows, width, size", [(10, 3, 7), (10, 3, 1), (1, 5, 4), (0, 4, 8), (9, 2, None)])
-def test_row_blocks_cover_every_row_once(rows, width, size):
-    class Fake:
-        block_elements = size
-    covered = [i for block in row_blocks(rows, width, Fake()) for i in range(rows)[block]]
+def test_row_chunks_cover_every_row_once(rows, width, size):
+    covered = [i for chunk in row_chunks(rows, width, size) for i in range(rows)[chunk]]
     assert covered == list(range(rows))
 
 
@@ -23,7 +21,7 @@ def test_blocked_gelu_equals_the_whole_array_version(backend, monkeypatch, appro
     x_values, g_values = rng.standard_normal((2, 9, 4)), rng.standard_normal((2, 9, 4))
     results = []
     for size in (8, None):
-        monkeypatch.setattr(tinyattn.get_backend(), "block_elements", size)
+        monkeypatch.setattr(tinyattn.get_backend(), "chunk_elements", size)
         x = tinyattn.tensor(x_values, dtype="float32", requires_grad=True)
         y = F.gelu(x, approximate=approximate)
         y.backward(tinyattn.tensor(g_values, dtype="float32"))
@@ -40,7 +38,7 @@ def test_blocked_layer_norm_equals_the_whole_array_version(backend, monkeypatch)
     weight = rng.standard_normal((3, 4)) + 1.0
     results = []
     for size in (24, None):
-        monkeypatch.setattr(tinyattn.get_backend(), "block_elements", size)
+        monkeypatch.setattr(tinyattn.get_backend(), "chunk_elements", size)
         norm = tinyattn.nn.LayerNorm((3, 4), dtype="float64")
         norm.weight.data = tinyattn.tensor(weight, dtype="float64").data
         x = tinyattn.tensor(x_values, dtype="float64", requires_grad=True)
@@ -54,7 +52,7 @@ def test_blocked_layer_norm_equals_the_whole_array_version(backend, monkeypatch)
 
 def test_blocked_fused_attention_equals_the_readable_path(backend, monkeypatch):
     """The fused causal self-attention in blocks of one batch entry, against the readable path."""
-    monkeypatch.setattr(tinyattn.get_backend(), "block_elements", 2 * 5 * 5)
+    monkeypatch.setattr(tinyattn.get_backend(), "chunk_elements", 2 * 5 * 5)
     tinyattn.manual_seed(0)
     attn = tinyattn.nn.MultiHeadAttention(6, 2, dtype="float64")
     x = tinyattn.randn(3, 5, 6, dtype="float64", requires_grad=True)

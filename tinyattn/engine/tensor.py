@@ -15,11 +15,10 @@ import math
 
 import numpy as np
 
+from ..backend import DTYPE_NAMES, backend_of, get_backend
 from . import autograd
 from .arguments import dim_arg, reduce_args, shape_arg, to_array
-from .backend import DTYPE_NAMES, backend_of, get_backend
-
-FLOAT_DTYPES = ("float16", "float32", "float64")
+from .dtypes import FLOAT_DTYPES, dtype_kind, result_dtype
 
 
 class Tensor:
@@ -247,7 +246,7 @@ class Tensor:
         if shape != self.shape:
             raise ValueError(f"{op}: the result has shape {shape}, which does not fit the tensor of shape "
                              f"{self.shape} updated in place; write `x = x {symbol} y` for a new tensor")
-        mine, theirs = _ew.dtype_kind(self.dtype), _ew.dtype_kind(other.dtype)
+        mine, theirs = dtype_kind(self.dtype), dtype_kind(other.dtype)
         if max(theirs, 2 if name == "divide" else 0) > mine:    # e.g. int64 += 0.5, int64 /= 2
             result = other.dtype if theirs > mine else "float32"
             raise TypeError(f"{op}: the result type {result} can't be cast to {self.dtype}, the dtype of "
@@ -289,7 +288,7 @@ class Tensor:
         autograd.check_same_backend(name, [self.data, other.data])
         a, b = self.data, other.data
         if a.dtype != b.dtype:          # int_t > 1.5: compare in the common dtype (strict insists)
-            common = self.backend.dtypes[_ew.result_dtype([self, other])]
+            common = self.backend.dtypes[result_dtype([self, other])]
             a, b = self.backend.xp.astype(a, common), self.backend.xp.astype(b, common)
         return Tensor._make(getattr(self.backend.xp, name)(a, b), False, None)
 
@@ -546,7 +545,7 @@ def _divide_floor(op, a, b):
     if "bool" in (a.dtype, b.dtype):
         raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); convert it first (x.long())")
     xp = a.backend.xp
-    if _ew.dtype_kind(a.dtype) == _ew.dtype_kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
+    if dtype_kind(a.dtype) == dtype_kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
         raise ZeroDivisionError(f"{op}: integer division by zero")
     if op == "//":
         return _ew.FloorDivide.apply(a.detach(), b.detach())
@@ -563,7 +562,7 @@ def _correction(op, unbiased, correction):
 
 
 # The primitives build on Function (autograd) which builds on Tensor: import them last.
-from . import functions as _functions  # noqa: E402
+from . import tensor_functions as _functions  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import index as _ix  # noqa: E402
 from .ops import matmul as _mm  # noqa: E402

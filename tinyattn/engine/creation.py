@@ -3,8 +3,8 @@
 Every function takes `dtype`, `requires_grad` and `backend` (the active one when omitted).
 Shapes may be given as separate ints or one tuple: zeros(2, 3) == zeros((2, 3)).
 """
+from ..backend import get_backend
 from .arguments import shape_arg
-from .backend import get_backend
 from .tensor import Tensor
 
 

@@ -35,11 +35,11 @@ and each block of keys (and values) collects its gradient from the two query blo
 """
 import math
 
-from .autograd import Function, check_same_backend
-from .backend import backend_of, namespace
-from .ops.broadcast import broadcast_shape, unbroadcast
-from .ops.matmul import swap_last
-from .tensor import Tensor
+from ..backend import backend_of, namespace
+from ..engine.autograd import Function, check_same_backend
+from ..engine.ops.broadcast import broadcast_shape, unbroadcast
+from ..engine.ops.matmul import swap_last
+from ..engine.tensor import Tensor
 
 
 def window_attention(query, key, value, window, scale=None, mask=None):

@@ -6,7 +6,7 @@ primitives take, and reject what makes no sense with a message naming the op.
 """
 import numpy as np
 
-from .backend import DTYPE_NAMES, backend_of
+from ..backend import DTYPE_NAMES, backend_of
 
 
 def to_array(data, backend, dtype):

@@ -23,10 +23,10 @@ Blocks: the work runs a few batch entries at a time (blocks.py), so that one blo
 and the temporaries made from them stay in cache (at B=16, H=8, T=128 the whole score array is
 8 MB; one batch entry's is 512 KB).
 """
-from .autograd import Function
-from .backend import backend_of, namespace
-from .blocks import row_blocks
-from .ops.matmul import swap_last
+from ..backend import backend_of, namespace
+from ..engine.autograd import Function
+from ..engine.ops.matmul import swap_last
+from ..kernels.cache_blocking import row_chunks
 
 
 class CausalSelfAttention(Function):
@@ -51,7 +51,7 @@ class CausalSelfAttention(Function):
         ones = backend.ones((1, time), qkv.dtype)                             # sums down columns
         y = xp.empty((batch, num_heads, time, head_dim), dtype=qkv.dtype, **backend.place)
 
-        blocks = row_blocks(batch, num_heads * time * time, backend)
+        blocks = row_chunks(batch, num_heads * time * time, backend.chunk_elements)
         w = []                                             # w^T of each block, kept for backward
         for b in blocks:
             # the scale goes on q (T x D numbers) rather than on the scores (T x T)

@@ -24,12 +24,12 @@ linear in T), or window_attention ("window": each token sees only the last W, at
 import math
 
 from .. import functional as F
-from ..attention import scaled_dot_product_attention
-from ..flash_attention import flash_attention
-from ..functions import concat
-from ..fused_attention import CausalSelfAttention
-from ..masks import causal_mask, sliding_window_mask
-from ..window_attention import window_attention
+from ..attention.flash import flash_attention
+from ..attention.fused_causal import CausalSelfAttention
+from ..attention.masks import causal_mask, sliding_window_mask
+from ..attention.reference import scaled_dot_product_attention
+from ..attention.window import window_attention
+from ..engine.tensor_functions import concat
 from .layers import Linear
 from .module import Module
 
