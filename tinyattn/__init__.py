@@ -41,6 +41,7 @@ from .engine.tensor_functions import (
     triu,
     where,
 )
+from .functional.mode import reference_mode
 from .io import load, save
 
 # dtypes are names, the same on every backend (see engine/tensor.py)
