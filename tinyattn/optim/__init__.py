@@ -10,9 +10,9 @@
     schedule.step()
     opt.zero_grad()
 
-base.py: Optimizer (groups, state, zero_grad, state_dict). optimizers.py: SGD, Adam, AdamW.
-clip.py: clip_grad_norm_.
-schedules.py: LambdaLR, WarmupInverseSqrt (the paper's), WarmupCosine (nanoGPT's).
+Read base.py first (Optimizer: groups, state, zero_grad, state_dict), then optimizers.py (SGD,
+Adam, AdamW: each step in a few lines of array arithmetic), clip.py (clip_grad_norm_) and
+schedules.py (LambdaLR, WarmupInverseSqrt as in the paper, WarmupCosine as in nanoGPT).
 """
 from .base import Optimizer
 from .clip import clip_grad_norm_
