@@ -10,10 +10,10 @@
 # Three answers, all in tinyattn, each a keyword of `nn.MultiHeadAttention` and `nn.GPT`:
 # - **flash attention** (`attention="flash"`) computes *the same numbers* block by block with an
 #   online softmax, and recomputes the blocks in backward instead of saving them: memory linear
-#   in T, compute still T^2 (see `tinyattn/flash_attention.py`);
+#   in T, compute still T^2 (see `tinyattn/attention/flash.py`);
 # - **sliding-window attention** (`attention="window", window=W`) changes the model: each token
 #   sees only itself and the W - 1 tokens before it, so compute and memory are T * W, linear in T
-#   (`tinyattn/window_attention.py`); stacked layers still reach back L(W - 1) tokens;
+#   (`tinyattn/attention/window.py`); stacked layers still reach back L(W - 1) tokens;
 # - **grouped-query / multi-query attention** (`num_kv_heads=G` / `1`) keeps every query head but
 #   fewer key/value heads, which shrinks the key/value cache that *generation* keeps per token.
 #
