@@ -1,7 +1,7 @@
 """Which array library computes: NumPy (default), CuPy (GPU), or array_api_strict (CI's GPU stand-in).
 
 A backend is an array namespace `xp` plus the few extras the array API standard does not cover:
-random numbers, scatter-add, moving data to and from the host, and synchronisation. Engine code
+random numbers, scatter-add, erf, moving data to and from the host, and synchronisation. Engine code
 only ever calls `xp.<name>` with names shared by the standard, NumPy >= 2 and CuPy >= 13, and the
 extras through the backend object, so the same code runs on all three.
 
