@@ -55,7 +55,7 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
     distribution q is (1 - eps) on the true class plus eps/C on every class (as in PyTorch and
     *Attention Is All You Need*), so a position's loss is
         -sum_c q_c log p_c = -(1 - eps) log p_target - eps * mean_c log p_c.
-    Positions whose target is `ignore_index` (None: none is) count for nothing. reduction:
+    Positions whose target is `ignore_index` (None: no id) count for nothing. reduction:
     "mean" over the counted positions, "sum", or "none" for every position's loss (0 where
     ignored). If every position is ignored, the mean is 0/0 = nan with zero gradients, as in
     PyTorch: one batch of padding must not put nan into every weight.
@@ -80,7 +80,8 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
     if ignore_index is None:
         return per_position.mean()
     count = counted.to(dtype=logits.dtype).sum()
-    # 0/0 would give nan gradients too; where passes none to the side it does not pick
+    # sum / count would also make the gradients 0/0 = nan when count is 0; divided by at least 1
+    # they stay 0, and where passes no gradient to the nan it picks then
     return where(count > 0, per_position.sum() / maximum(count, 1.0), math.nan)
 
 
