@@ -46,18 +46,20 @@ def test_fused_self_attention_passes_gradcheck(backend):
 
 
 def test_dropout_in_training_takes_the_readable_path():
-    module = nn.MultiHeadAttention(8, 2, dropout=0.5)
-    assert not module._can_fuse(None, True, False, None, None)
-    assert module.eval()._can_fuse(None, True, False, None, None)
+    with tinyattn.reference_mode(False):      # when the fused path is taken
+        module = nn.MultiHeadAttention(8, 2, dropout=0.5)
+        assert not module._can_fuse(None, True, False, None, None)
+        assert module.eval()._can_fuse(None, True, False, None, None)
 
 
 def test_the_causal_bias_is_kept_once_per_dtype_and_backend_at_the_longest_length(backend):
-    # one array per length would grow without bound as lengths vary (generation without a cache)
-    from tinyattn.nn import multi_head_attention as attention_module
-    attention_module._bias_cache.clear()
-    mha = nn.MultiHeadAttention(8, 2, dtype="float64")
-    for t in (5, 3, 8, 2):
-        x = tinyattn.randn(1, t, 8, dtype="float64")
-        readable = mha(x, mask=tinyattn.causal_mask(t))                # a mask: the readable path
-        np.testing.assert_allclose(mha(x, is_causal=True).numpy(), readable.numpy(), **F64)
-    assert [b.shape for b in attention_module._bias_cache.values()] == [(8, 8)]
+    with tinyattn.reference_mode(False):      # the fused path's causal bias
+        # one array per length would grow without bound as lengths vary (generation without a cache)
+        from tinyattn.nn import multi_head_attention as attention_module
+        attention_module._bias_cache.clear()
+        mha = nn.MultiHeadAttention(8, 2, dtype="float64")
+        for t in (5, 3, 8, 2):
+            x = tinyattn.randn(1, t, 8, dtype="float64")
+            readable = mha(x, mask=tinyattn.causal_mask(t))                # a mask: the readable path
+            np.testing.assert_allclose(mha(x, is_causal=True).numpy(), readable.numpy(), **F64)
+        assert [b.shape for b in attention_module._bias_cache.values()] == [(8, 8)]

@@ -1,4 +1,5 @@
 """Each tutorial's quick mode runs, its loss really falls, and its figures are written."""
+import os
 import re
 import subprocess
 import sys
@@ -27,11 +28,14 @@ TUTORIALS = {
 }
 
 
-@pytest.mark.parametrize("script", sorted(TUTORIALS))
-def test_tutorial_quick_mode_learns_and_draws(script, tmp_path):
+def _check_quick_mode(script, out, *options):
+    """Run a tutorial's quick mode: it must exit cleanly, learn (or pass its own checks) and
+    write its figures. Returns what it printed."""
     figures, max_ratio = TUTORIALS[script]
-    command = [sys.executable, str(ROOT / "tutorials" / script), "--quick", "--out", str(tmp_path)]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    command = [sys.executable, str(ROOT / "tutorials" / script), "--quick", "--out", str(out), *options]
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]      # this checkout's tinyattn first,
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, paths)))   # not an installed one
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert run.returncode == 0, run.stderr
     if max_ratio is None:
         assert re.search(r"^RESULT all \d+ checks passed", run.stdout, re.MULTILINE), run.stdout[-2000:]
@@ -40,4 +44,17 @@ def test_tutorial_quick_mode_learns_and_draws(script, tmp_path):
         start, end = map(float, re.findall(r"loss ([\d.]+) -> ([\d.]+)", run.stdout)[-1])
         assert end < max_ratio * start, f"loss only went from {start} to {end}"
     for name in figures:
-        assert (tmp_path / name).stat().st_size > 10_000, f"{name} missing or empty"
+        assert (out / name).stat().st_size > 10_000, f"{name} missing or empty"
+    return run.stdout
+
+
+@pytest.mark.parametrize("script", sorted(TUTORIALS))
+def test_tutorial_quick_mode_learns_and_draws(script, tmp_path):
+    _check_quick_mode(script, tmp_path)
+
+
+def test_a_gpt_tutorial_learns_in_reference_mode(tmp_path):
+    # --reference: every F.* function and attention as their compositions of primitives, through
+    # a whole training run of a character-level GPT (about 4 s; 3 s in the default mode)
+    printed = _check_quick_mode("05_char_gpt.py", tmp_path, "--reference")
+    assert "reference mode: every function runs as its readable composition" in printed

@@ -5,7 +5,8 @@
     ... progress.update(step, loss=..., accuracy=...)
 
 Every tutorial takes --quick (a few steps, for CI), --backend numpy|cupy|array_api_strict,
---seed and --out DIR (where its figures go).
+--seed, --out DIR (where its figures go) and --reference (every function through its readable
+composition of primitives, the code in tinyattn/functional/reference.py).
 """
 import argparse
 import os
@@ -24,9 +25,15 @@ def tutorial_args(description, default_out, extra=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS threads (default 1: these matrices are small, and a second "
                              "thread mostly waits for the first, or for whatever else runs)")
+    parser.add_argument("--reference", action="store_true",
+                        help="reference mode: run every function through its readable composition "
+                             "of primitives instead of the fused, faster paths (slower, same numbers)")
     if extra is not None:
         extra(parser)
     args, _ = parser.parse_known_args()          # known only: a notebook kernel passes its own
+    if args.reference:                           # for the whole run: entered, never left
+        tinyattn.reference_mode().__enter__()
+        print("reference mode: every function runs as its readable composition of primitives")
     _limit_blas_threads(args.threads)
     tinyattn.set_backend(args.backend)
     tinyattn.manual_seed(args.seed)

@@ -4,17 +4,27 @@
     probs = F.softmax(scores, axis=-1)          # dim=-1 works too
     loss = F.cross_entropy(logits, targets, ignore_index=0, label_smoothing=0.1)
 
-Each is the fused Function from `fused.py`; the readable composition of primitives that computes
-the same thing is in `composite.py`, and the tests check that the two agree.
+The package holds each function twice, and this module picks one:
+    reference.py  read it first: each function as a short composition of the engine's
+                  primitives (autograd derives every backward)
+    fused.py      the same functions as single Functions with hand-derived backwards (the
+                  derivations in their docstrings), running kernels/ underneath: the fast path
+    mode.py       reference_mode() and TINYATTN_REFERENCE=1, which switch F.* to reference.py
+    __init__.py   F.*: check the arguments once, then one visible branch per function,
+                  `if is_reference_mode(): return reference.f(...)`, else the fused Function.
+Both paths get the same checks and errors, and compute the same numbers (the tests check that
+the two agree, and the whole suite runs in both modes). relu, dropout and embedding are one or
+two primitives already, so they have no fused twin.
 """
 from ..backend import get_backend
 from ..engine.arguments import dim_arg
 from ..engine.autograd import is_grad_enabled
 from ..engine.creation import ones, zeros
-from ..engine.ops import elementwise as _ew
+from ..engine.ops.broadcast import broadcast_shape
 from ..engine.tensor import Tensor
-from ..engine.tensor_functions import take
-from . import fused
+from ..engine.tensor_functions import relu, take  # noqa: F401  (F.relu is tinyattn.relu)
+from . import fused, reference
+from .mode import is_reference_mode
 
 
 def _axis(op, axis, dim, ndim):
@@ -22,19 +32,30 @@ def _axis(op, axis, dim, ndim):
 
 
 def softmax(x, axis=-1, *, dim=None):
-    """Positive weights summing to 1 along `axis`: exp(x_i) / sum_j exp(x_j). Shape kept."""
-    return fused.Softmax.apply(x, axis=_axis("softmax", axis, dim, x.ndim))
+    """Positive weights summing to 1 along `axis`: exp(x_i) / sum_j exp(x_j). Shape kept.
+    Integer scores are computed in float32."""
+    axis = _axis("softmax", axis, dim, x.ndim)
+    if is_reference_mode():
+        return reference.softmax(x, axis)
+    return fused.Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x, axis=-1, *, dim=None):
-    """log(softmax(x)) along `axis`, computed stably as x - logsumexp(x). Shape kept."""
-    return fused.LogSoftmax.apply(x, axis=_axis("log_softmax", axis, dim, x.ndim))
+    """log(softmax(x)) along `axis`, computed stably as x - logsumexp(x). Shape kept.
+    Integer scores are computed in float32."""
+    axis = _axis("log_softmax", axis, dim, x.ndim)
+    if is_reference_mode():
+        return reference.log_softmax(x, axis)
+    return fused.LogSoftmax.apply(x, axis=axis)
 
 
 def logsumexp(x, axis=-1, keepdims=False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) along `axis`, without overflow. (..., C) -> (...)."""
     keep = keepdim if keepdim is not None else keepdims
-    return fused.LogSumExp.apply(x, axis=_axis("logsumexp", axis, dim, x.ndim), keepdims=keep)
+    axis = _axis("logsumexp", axis, dim, x.ndim)
+    if is_reference_mode():
+        return reference.logsumexp(x, axis, keep)
+    return fused.LogSumExp.apply(x, axis=axis, keepdims=keep)
 
 
 def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
@@ -61,6 +82,8 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     num_classes = logits.shape[-1]
     _check_classes(target, num_classes, ignore_index)
+    if is_reference_mode():
+        return reference.cross_entropy(logits, target, ignore_index, label_smoothing, reduction)
     loss = fused.CrossEntropy.apply(logits.reshape(-1, num_classes), target.reshape(-1),
                                     ignore_index=ignore_index, label_smoothing=label_smoothing,
                                     reduction=reduction)
@@ -86,13 +109,32 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm: the {name} must have normalized_shape {shape}, got {p.shape}")
+    if is_reference_mode():
+        return reference.layer_norm(x, shape, weight, bias, eps)
     weight = weight if weight is not None else ones(shape, dtype=x.dtype, backend=x.backend)
     bias = bias if bias is not None else zeros(shape, dtype=x.dtype, backend=x.backend)
     return fused.LayerNorm.apply(x, weight, bias, eps=eps)
 
 
 def linear(x, weight, bias=None):
-    """x @ weight^T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    """x @ weight^T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out).
+    A bias of another shape broadcasts against the output, as long as it leaves its shape alone."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: the weight must be (out_features, in_features), got shape {weight.shape}")
+    features = x.shape[-1] if x.ndim else 0
+    if features != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} has {features} features, the weight "
+                         f"{weight.shape} expects {weight.shape[1]}")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        out_shape = x.shape[:-1] + weight.shape[:1]
+        if broadcast_shape("linear", out_shape, bias.shape) != out_shape:
+            raise ValueError(f"linear: a bias of shape {bias.shape} would change the output's shape "
+                             f"{out_shape}; it must broadcast to it")
+    if is_reference_mode():
+        return reference.linear(x, weight, bias)
     if bias is None:
         return fused.Linear.apply(x, weight)
     return fused.Linear.apply(x, weight, bias)
@@ -104,16 +146,13 @@ def embedding(index, weight):
     return take(weight, index)
 
 
-def relu(x):
-    """max(x, 0)."""
-    return _ew.Relu.apply(x)
-
-
 def gelu(x, approximate="none"):
     """x * Phi(x), Phi the normal CDF: "none" is exact (through erf, PyTorch's default),
     "tanh" is the approximation GPT-2 used."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if is_reference_mode():
+        return reference.gelu(x, approximate)
     with_slope = is_grad_enabled() and x.requires_grad          # else nothing will ask for it
     return fused.Gelu.apply(x, approximate=approximate, with_slope=with_slope)
 

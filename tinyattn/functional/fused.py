@@ -242,13 +242,3 @@ class Linear(Function):
             return dx, dw, None
         db = xp.sum(g2, axis=0) if bias_shape == (weight.shape[0],) else unbroadcast(xp, g, bias_shape)
         return dx, dw, db
-
-    @classmethod
-    def explain_failure(cls, error, x, weight, bias=None):
-        if weight.ndim != 2:
-            raise ValueError(f"linear: the weight must be (out_features, in_features), got shape "
-                             f"{weight.shape}") from error
-        if x.shape[-1] != weight.shape[-1]:
-            raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1]} features, the weight "
-                             f"{weight.shape} expects {weight.shape[-1]}") from error
-        super().explain_failure(error, x, weight, *([bias] if bias is not None else []))

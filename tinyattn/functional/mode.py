@@ -29,12 +29,14 @@ class reference_mode(contextlib.ContextDecorator):   # noqa: N801  (used like no
 
     def __init__(self, enabled=True):
         self.enabled = bool(enabled)
+        self.previous = []      # a stack: a decorated function may call itself
 
     def __enter__(self):
         global _reference
-        self.previous, _reference = _reference, self.enabled
+        self.previous.append(_reference)
+        _reference = self.enabled
         return self
 
     def __exit__(self, *exc):
         global _reference
-        _reference = self.previous
+        _reference = self.previous.pop()

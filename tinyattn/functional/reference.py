@@ -1,52 +1,88 @@
-"""The reference versions: each function written as a composition of primitives.
+"""The reference versions: each function written as a composition of the engine's primitives.
 
-Read these first. Autograd differentiates them for free, one primitive at a time, so they are
-correct by construction (the primitives are each gradient-checked). `fused.py` computes the same
-functions as single Functions with hand-derived backwards, which are faster and keep fewer
-arrays alive; the tests prove each fused function equal to its twin here.
+Read these first: they are what F.softmax, F.cross_entropy, F.layer_norm, F.gelu and F.linear
+compute. Autograd differentiates them one primitive at a time, so they are correct by
+construction (each primitive is gradient-checked). `fused.py` computes the same functions as
+single Functions with hand-derived backwards, which are faster and keep fewer arrays alive;
+F.* runs those by default and these inside `tinyattn.reference_mode()` (or with
+TINYATTN_REFERENCE=1), and the tests prove each fused function equal to its twin here.
+
+The functions here take arguments already checked by F.* (functional/__init__.py).
 """
 import math
 
 from ..engine.creation import arange
+from ..engine.dtypes import FLOAT_DTYPES
+from ..engine.tensor_functions import maximum, where
 
 
-def logsumexp(x, axis=-1, keepdims=False):
-    """log(sum(exp(x))) over `axis`, stably: with m = max(x), it is m + log(sum(exp(x - m))),
-    so exp never sees a number above 0 and cannot overflow. (..., C) -> (...)."""
-    m = x.max(axis=axis, keepdims=True).detach()      # any constant works; max keeps exp <= 1
-    out = (x - m).exp().sum(axis=axis, keepdims=True).log() + m
-    return out if keepdims else out.squeeze(axis)
+def _floating(x):
+    """x, or x in float32 if it holds integers: integer scores give float32 weights, as exp does."""
+    return x if x.dtype in FLOAT_DTYPES else x.float()
 
 
 def softmax(x, axis=-1):
-    """exp(x_i) / sum_j exp(x_j) along `axis`: positive weights that sum to 1. Shape kept."""
-    e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
+    """exp(x_i) / sum_j exp(x_j) along `axis`: positive weights that sum to 1. Shape kept.
+    Subtracting the max first changes nothing (it cancels) but keeps exp from overflowing."""
+    x = _floating(x)
+    e = (x - x.detach().max(axis=axis, keepdims=True)).exp()    # the max is a constant here
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
-    """log(softmax(x)) = x - logsumexp(x), without ever taking the log of a tiny number."""
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    """log(softmax(x)) = x - logsumexp(x), without ever taking the log of a tiny number:
+    with s = x - max(x), it is s - log(sum(exp(s))), and the sum is at least 1."""
+    x = _floating(x)
+    shifted = x - x.detach().max(axis=axis, keepdims=True)
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
-def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
-    """Mean negative log-likelihood of the target classes.
+def logsumexp(x, axis=-1, keepdims=False):
+    """log(sum(exp(x))) over `axis`, stably: with m = max(x), it is m + log(sum(exp(x - m))),
+    so exp never sees a number above 0 and cannot overflow. (..., C) -> (...).
+    An infinite m is taken as 0, as PyTorch does: x - m would be inf - inf = nan, while the sum
+    alone gives the right -inf (every x is -inf) or inf."""
+    m = x.detach().max(axis=axis, keepdims=True)                 # any constant works
+    m = where((m > -math.inf) & (m < math.inf), m, 0.0)
+    out = (x - m).exp().sum(axis=axis, keepdims=True).log() + m
+    return out if keepdims else out.squeeze(axis)
+
+
+def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    """The negative log-likelihood of the target classes, averaged over the positions.
 
     logits (..., C) float; target (...) integer class ids. With label smoothing eps the target
-    distribution is (1 - eps) on the true class plus eps/C on every class (as in PyTorch and
-    *Attention Is All You Need*). Positions whose target is `ignore_index` count for nothing,
-    and the mean is over the other positions. (If all are ignored, the mean is 0/0 = nan, and
-    so are the gradients here; the fused F.cross_entropy gives zero gradients, as PyTorch.)
+    distribution q is (1 - eps) on the true class plus eps/C on every class (as in PyTorch and
+    *Attention Is All You Need*), so a position's loss is
+        -sum_c q_c log p_c = -(1 - eps) log p_target - eps * mean_c log p_c.
+    Positions whose target is `ignore_index` (None: no id) count for nothing. reduction:
+    "mean" over the counted positions, "sum", or "none" for every position's loss (0 where
+    ignored). If every position is ignored, the mean is 0/0 = nan with zero gradients, as in
+    PyTorch: one batch of padding must not put nan into every weight.
     """
     num_classes = logits.shape[-1]
-    logp = log_softmax(logits, axis=-1)
-    one_hot = arange(num_classes, backend=logits.backend) == target.unsqueeze(-1)   # (..., C)
-    weights = one_hot.to(dtype=logits.dtype) * (1.0 - label_smoothing) + label_smoothing / num_classes
-    per_position = -(weights * logp).sum(axis=-1)                 # (...)
+    logp = log_softmax(logits, axis=-1).reshape(-1, num_classes)          # (N, C)
+    targets = target.reshape(-1)                                           # (N,)
+    if ignore_index is not None:
+        counted = targets != ignore_index                                  # (N,) bool
+        targets = where(counted, targets, 0)        # read class 0 there; its loss is dropped below
+    rows = arange(targets.shape[0], backend=logits.backend)
+    picked = logp[rows, targets]                                           # (N,) log p_target
+    per_position = -(1.0 - label_smoothing) * picked
+    if label_smoothing:
+        per_position = per_position - label_smoothing * logp.mean(axis=-1)
+    if ignore_index is not None:
+        per_position = where(counted, per_position, 0.0)
+    if reduction == "none":
+        return per_position.reshape(target.shape)
+    if reduction == "sum":
+        return per_position.sum()
     if ignore_index is None:
         return per_position.mean()
-    kept = (target != ignore_index).to(dtype=logits.dtype)        # 1 where the target counts
-    return (per_position * kept).sum() / kept.sum()
+    count = counted.to(dtype=logits.dtype).sum()
+    # sum / count would also make the gradients 0/0 = nan when count is 0; divided by at least 1
+    # they stay 0, and where passes no gradient to the nan it picks then
+    return where(count > 0, per_position.sum() / maximum(count, 1.0), math.nan)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -30,6 +30,7 @@ from ..attention.masks import causal_mask, sliding_window_mask
 from ..attention.reference import scaled_dot_product_attention
 from ..attention.window import window_attention
 from ..engine.tensor_functions import concat
+from ..functional.mode import is_reference_mode
 from .layers import Linear
 from .module import Module
 
@@ -172,7 +173,8 @@ class MultiHeadAttention(Module):
     def _can_fuse(self, mask, is_causal, need_weights, cache, rotary):
         """Whether the fused path computes exactly what the readable one would: plain or causal
         self-attention during training or evaluation, nothing else asked of it."""
-        return (mask is None and cache is None and rotary is None and not need_weights
+        return (not is_reference_mode()
+                and mask is None and cache is None and rotary is None and not need_weights
                 and self.attention == "standard" and self.num_kv_heads == self.num_heads
                 and (self.dropout == 0.0 or not self.training))
 
