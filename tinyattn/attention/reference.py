@@ -8,8 +8,8 @@ the output for query i is the weighted average of the values: sum_j w_ij v_j.
 """
 import math
 
-from .. import functional as F
 from ..engine.tensor_functions import where
+from ..functional import dispatch as F
 from .masks import causal_mask, checked_mask
 
 
