@@ -17,8 +17,14 @@ import numpy as np
 
 from ..backend import DTYPE_NAMES, backend_of, get_backend
 from . import autograd
-from .arguments import dim_arg, reduce_args, shape_arg, to_array
+from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
 from .dtypes import FLOAT_DTYPES, dtype_kind, result_dtype
+from .ops import elementwise as _ew
+from .ops import index as _ix
+from .ops import matmul as _mm
+from .ops import reduce as _red
+from .ops import shape as _shp
+from .ops.broadcast import broadcast_shape as _broadcast_shape
 
 
 class Tensor:
@@ -34,10 +40,11 @@ class Tensor:
         if requires_grad:
             self.requires_grad_()
 
-    @classmethod
-    def _make(cls, data, requires_grad, creator):
-        """The fast constructor used by every op: no conversion, no checks."""
-        t = object.__new__(cls)
+    @staticmethod
+    def _make(data, requires_grad, creator):
+        """The fast constructor used by every op: no conversion, no checks. Always a plain Tensor,
+        also when called on a subclass's instance (an op on a Parameter gives a Tensor)."""
+        t = object.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t.creator = data, None, requires_grad, creator
         return t
 
@@ -122,7 +129,7 @@ class Tensor:
 
     def backward(self, grad=None, retain_graph=False):
         """Fill `.grad` of the leaves this tensor was computed from (see autograd.backward)."""
-        autograd.backward(self, grad, retain_graph)
+        autograd.backward(self, gradient_arg(self, grad), retain_graph)
 
     def to(self, target=None, dtype=None):
         """This tensor on another backend ("numpy", "cupy", "array_api_strict") or with another
@@ -461,7 +468,8 @@ class Tensor:
     def masked_fill(self, mask, value):
         """A copy with `value` wherever the boolean `mask` (broadcastable) is True, as PyTorch:
         scores.masked_fill(mask == 0, -1e9). The filled places get no gradient."""
-        return _functions.where(mask, value, self)
+        from .tensor_functions import where  # tensor_functions builds on Tensor
+        return where(mask, value, self)
 
     def broadcast_to(self, *shape):
         shape = shape_arg(shape)
@@ -560,12 +568,3 @@ def _correction(op, unbiased, correction):
         return 1 if unbiased else 0
     return 1 if correction is None else correction
 
-
-# The primitives build on Function (autograd) which builds on Tensor: import them last.
-from . import tensor_functions as _functions  # noqa: E402
-from .ops import elementwise as _ew  # noqa: E402
-from .ops import index as _ix  # noqa: E402
-from .ops import matmul as _mm  # noqa: E402
-from .ops import reduce as _red  # noqa: E402
-from .ops import shape as _shp  # noqa: E402
-from .ops.broadcast import broadcast_shape as _broadcast_shape  # noqa: E402
