@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from ..backend import DTYPE_NAMES, backend_of, get_backend
-from . import autograd
+from . import autograd, extra_ops
 from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
 from .dtypes import FLOAT_DTYPES, dtype_kind, result_dtype
 from .ops import elementwise as _ew
@@ -212,14 +212,7 @@ class Tensor:
                             "for a tensor exponent write exp(y * log(x))")
         return _ew.Pow.apply(self, exponent=exponent)
 
-    def __rpow__(self, base):
-        """base ** x for a Python number base; an integer x with a float base is computed in
-        float32, as PyTorch (2.5 ** arange(3))."""
-        if not isinstance(base, (int, float)) or isinstance(base, bool):
-            raise TypeError(f"pow: the base must be a Python number, got {type(base).__name__}; "
-                            "for a tensor base write exp(x * log(base))")
-        x = self.float() if isinstance(base, float) and self.dtype not in FLOAT_DTYPES else self
-        return _ew.RPow.apply(x, base=base)
+    __rpow__ = extra_ops.rpow        # 2 ** x: extra_ops.py
 
     # -- in-place updates: `p -= lr * p.grad` under no_grad() ------------------------------------
     # Without these, Python would fall back to `p = p - lr * p.grad`, rebinding only the local
@@ -269,19 +262,11 @@ class Tensor:
             self.data = result
         return self
 
-    # floor division and remainder with Python's (and PyTorch's) signs: a == (a // b) * b + a % b,
-    # and a % b takes the sign of b. // gives no gradient (PyTorch has none either); % does.
-    def __floordiv__(self, other):
-        return _divide_floor("//", self, self._lift(other))
-
-    def __rfloordiv__(self, other):
-        return _divide_floor("//", self._lift(other), self)
-
-    def __mod__(self, other):
-        return _divide_floor("%", self, self._lift(other))
-
-    def __rmod__(self, other):
-        return _divide_floor("%", self._lift(other), self)
+    # floor division and remainder, with Python's signs (extra_ops.py)
+    __floordiv__ = extra_ops.floordiv
+    __rfloordiv__ = extra_ops.rfloordiv
+    __mod__ = extra_ops.mod
+    __rmod__ = extra_ops.rmod
 
     def __matmul__(self, other):
         return _mm.matmul(self, self._lift(other))
@@ -357,11 +342,8 @@ class Tensor:
     def erf(self):
         return _ew.Erf.apply(self)
 
-    def abs(self):
-        """|x| as x * sign(x), with sign(x) a constant: d/dx = sign(x), 0 at 0 as in PyTorch."""
-        return self * Tensor._make(self.backend.xp.sign(self.data), False, None)
-
-    __abs__ = abs
+    abs = extra_ops.absolute
+    __abs__ = extra_ops.absolute
 
     # -- reductions: `axis` (NumPy) or `dim` (PyTorch), `keepdims` or `keepdim` ----------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -382,18 +364,8 @@ class Tensor:
         axes, keep = reduce_args("min", self.ndim, axis, dim, keepdims, keepdim)
         return -_red.Max.apply(-self, axes=axes, keepdims=keep)
 
-    def var(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
-        """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0.
-        The second positional argument is PyTorch's `unbiased` (x.var(0, False): correction 0)."""
-        axes, keep = reduce_args("var", self.ndim, axis, dim, keepdims, keepdim)
-        correction = _correction("var", unbiased, correction)
-        return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction)
-
-    def std(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
-        """Standard deviation: the square root of var, unbiased by default (correction=1)."""
-        axes, keep = reduce_args("std", self.ndim, axis, dim, keepdims, keepdim)
-        correction = _correction("std", unbiased, correction)
-        return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction).sqrt()
+    var = extra_ops.var              # unbiased by default, as PyTorch: extra_ops.py
+    std = extra_ops.std
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Positions of the largest values (not differentiable)."""
@@ -544,27 +516,4 @@ class Tensor:
                                    "pieces instead (tinyattn.stack / concat, or tinyattn.where(mask, "
                                    "value, x)), or write under `with tinyattn.no_grad():` for values only")
         _ix.setitem(self, key, value)
-
-
-def _divide_floor(op, a, b):
-    """a // b or a % b. Integers divide exactly, so a zero divisor is an error, as in PyTorch
-    (NumPy would give 0 and a warning); floats give inf or nan. // is computed on detached
-    inputs: floor is flat almost everywhere, and a zero gradient would only hide a mistake."""
-    if "bool" in (a.dtype, b.dtype):
-        raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); convert it first (x.long())")
-    xp = a.backend.xp
-    if dtype_kind(a.dtype) == dtype_kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
-        raise ZeroDivisionError(f"{op}: integer division by zero")
-    if op == "//":
-        return _ew.FloorDivide.apply(a.detach(), b.detach())
-    return _ew.Remainder.apply(a, b)
-
-
-def _correction(op, unbiased, correction):
-    """PyTorch's two spellings of Bessel's correction: unbiased=True/False, or correction=n."""
-    if unbiased is not None and correction is not None:
-        raise TypeError(f"{op}: give unbiased or correction, not both")
-    if unbiased is not None:
-        return 1 if unbiased else 0
-    return 1 if correction is None else correction
 

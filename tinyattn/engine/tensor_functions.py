@@ -3,6 +3,7 @@
 PyTorch code writes `torch.exp(x)` as often as `x.exp()`; both work here. Functions that combine
 several tensors (concat, stack, where, maximum) live only here.
 """
+from . import extra_ops
 from .arguments import dim_arg
 from .autograd import check_same_backend
 from .creation import arange
@@ -57,7 +58,7 @@ def _constant_map(x, name):
 def maximum(a, b):
     """Elementwise max of two tensors (broadcasting); at ties each gets half the gradient."""
     a, b = _pair(a, b)
-    return _ew.Maximum.apply(a, b)
+    return extra_ops.Maximum.apply(a, b)
 
 
 def where(condition, a, b):
