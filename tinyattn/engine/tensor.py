@@ -16,15 +16,13 @@ import math
 import numpy as np
 
 from ..backend import DTYPE_NAMES, backend_of, get_backend
-from . import autograd, extra_ops
+from . import autograd, extra_ops, indexing, inplace
 from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
-from .dtypes import FLOAT_DTYPES, dtype_kind, result_dtype
+from .dtypes import FLOAT_DTYPES, result_dtype
 from .ops import elementwise as _ew
-from .ops import index as _ix
 from .ops import matmul as _mm
 from .ops import reduce as _red
 from .ops import shape as _shp
-from .ops.broadcast import broadcast_shape as _broadcast_shape
 
 
 class Tensor:
@@ -214,53 +212,13 @@ class Tensor:
 
     __rpow__ = extra_ops.rpow        # 2 ** x: extra_ops.py
 
-    # -- in-place updates: `p -= lr * p.grad` under no_grad() ------------------------------------
+    # -- in-place updates: `p -= lr * p.grad` under no_grad() (inplace.py) -------------------------
     # Without these, Python would fall back to `p = p - lr * p.grad`, rebinding only the local
     # name: the module's and the optimiser's parameter would silently stay unchanged.
-    def __iadd__(self, other):
-        return self._update_in_place(other, "add", "+")
-
-    def __isub__(self, other):
-        return self._update_in_place(other, "subtract", "-")
-
-    def __imul__(self, other):
-        return self._update_in_place(other, "multiply", "*")
-
-    def __itruediv__(self, other):
-        return self._update_in_place(other, "divide", "/")
-
-    def _update_in_place(self, other, name, symbol):
-        """self <symbol>= other written into this tensor's own array, as PyTorch: every reference
-        to this Tensor sees the new values, and its shape and dtype stay (other broadcasts to it).
-        Autograd does not track it, so it is refused where backward would need it."""
-        op = symbol + "="
-        if self.dtype == "bool":
-            raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); combine masks with & and |")
-        other = self._lift(other)
-        if autograd.is_grad_enabled() and (self.requires_grad or other.requires_grad):
-            raise RuntimeError(f"{op}: an in-place update of a tensor that requires grad would be invisible "
-                               f"to backward; for a manual update (an SGD step) write it inside "
-                               f"`with tinyattn.no_grad():`, or write `x = x {symbol} y` for a new tensor")
-        autograd.check_same_backend(op, [self.data, other.data])
-        shape = _broadcast_shape(op, self.shape, other.shape)
-        if shape != self.shape:
-            raise ValueError(f"{op}: the result has shape {shape}, which does not fit the tensor of shape "
-                             f"{self.shape} updated in place; write `x = x {symbol} y` for a new tensor")
-        mine, theirs = dtype_kind(self.dtype), dtype_kind(other.dtype)
-        if max(theirs, 2 if name == "divide" else 0) > mine:    # e.g. int64 += 0.5, int64 /= 2
-            result = other.dtype if theirs > mine else "float32"
-            raise TypeError(f"{op}: the result type {result} can't be cast to {self.dtype}, the dtype of "
-                            f"the tensor updated in place; convert it first (x = x.float()) or write "
-                            f"`x = x {symbol} y` for a new tensor")
-        xp = self.backend.xp
-        b = other.data if theirs == mine else xp.astype(other.data, self.data.dtype)  # bool -> int -> float
-        result = getattr(xp, name)(self.data, b)                # float64 into float32: computed, then cast
-        result = xp.astype(result, self.data.dtype, copy=False)
-        if hasattr(self.data, "__setitem__"):
-            self.data[...] = result
-        else:               # NumPy hands back 0-d results as immutable scalars, which no one else holds
-            self.data = result
-        return self
+    __iadd__ = inplace.iadd
+    __isub__ = inplace.isub
+    __imul__ = inplace.imul
+    __itruediv__ = inplace.itruediv
 
     # floor division and remainder, with Python's signs (extra_ops.py)
     __floordiv__ = extra_ops.floordiv
@@ -488,32 +446,5 @@ class Tensor:
         return pieces
 
     # -- indexing ----------------------------------------------------------------------------
-    def __getitem__(self, key):
-        return _ix.getitem(self, key)
-
-    def __setitem__(self, key, value):
-        """x[key] = value written into this tensor's own array, as PyTorch: every reference sees
-        it, and value (a number or a tensor) broadcasts to the indexed part and takes x's dtype.
-        The key is what x[key] reads (ints, slices, None, ..., integer arrays), or a boolean
-        mask: x[mask] = 0. Integer arrays need NumPy or CuPy; the array API standard lacks them.
-
-        Autograd does not track the write, so with grad mode on it is refused where backward
-        would need it: into a tensor that requires grad, or of a value that requires grad (build
-        the tensor with concat, stack or where instead). Under no_grad() it writes values only.
-        Known limitation: a write into a constant tensor that a graph saved (y = w * c, then
-        c[0] = 5, then y.backward()) changes the gradient backward computes; PyTorch detects
-        that with version counters, tinyattn does not."""
-        value = self._lift(value)
-        if autograd.is_grad_enabled():
-            if self.requires_grad:
-                raise RuntimeError("setitem: cannot assign into a tensor that requires grad while grad "
-                                   "mode is on: backward would not see the write; for a manual update "
-                                   "write it inside `with tinyattn.no_grad():`, or build a new tensor "
-                                   "with tinyattn.where / concat / stack")
-            if value.requires_grad:
-                raise RuntimeError("setitem: the value requires grad, but a write into a tensor is not "
-                                   "tracked, so its gradient would be lost; build the tensor from its "
-                                   "pieces instead (tinyattn.stack / concat, or tinyattn.where(mask, "
-                                   "value, x)), or write under `with tinyattn.no_grad():` for values only")
-        _ix.setitem(self, key, value)
-
+    __getitem__ = indexing.getitem   # x[1:3], x[..., -1], x[idx]: indexing.py
+    __setitem__ = inplace.setitem    # x[mask] = 0: inplace.py
