@@ -4,8 +4,10 @@
     y = (x * x).sum()
     y.backward()                                             # x.grad == 2 * x
 
-Each operator and method below checks what the user passed (turning Python numbers into arrays
-of the tensor's dtype, normalising axes) and hands the arrays to a primitive in `ops/`.
+Each operator and method below turns what the user passed into what a primitive of `ops/` takes
+(Python numbers into arrays of the tensor's dtype, axes into tuples) and applies it. PyTorch's
+other rules live beside this file, in modules named for them (see engine/__init__.py); a method
+written `to = conversion.to` is that module's function, called with the tensor first.
 
 Deliberate differences from PyTorch: `dtype` is a name ("float32"), the same on every backend,
 so `x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_api_strict; and
@@ -15,8 +17,8 @@ import math
 
 import numpy as np
 
-from ..backend import DTYPE_NAMES, backend_of, get_backend
-from . import autograd, extra_ops, indexing, inplace
+from ..backend import backend_of, get_backend
+from . import autograd, conversion, extra_ops, indexing, inplace
 from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
 from .dtypes import FLOAT_DTYPES, result_dtype
 from .ops import elementwise as _ew
@@ -129,29 +131,7 @@ class Tensor:
         """Fill `.grad` of the leaves this tensor was computed from (see autograd.backward)."""
         autograd.backward(self, gradient_arg(self, grad), retain_graph)
 
-    def to(self, target=None, dtype=None):
-        """This tensor on another backend ("numpy", "cupy", "array_api_strict") or with another
-        dtype: `x.to("cupy")`, `x.to("float64")`, `x.to("cupy", dtype="float64")`.
-        A backend move makes a new leaf (keeping requires_grad); a dtype change is differentiable."""
-        if target in DTYPE_NAMES:
-            target, dtype = None, target
-        if dtype is not None and dtype not in DTYPE_NAMES:
-            raise TypeError(f"to: unknown dtype {dtype!r}; tinyattn knows {', '.join(DTYPE_NAMES)}")
-        if isinstance(target, str):
-            try:
-                get_backend(target)
-            except ValueError:
-                raise ValueError(f"to: {target!r} is neither a backend (numpy, cupy, array_api_strict, "
-                                 f"cpu, cuda) nor a dtype ({', '.join(DTYPE_NAMES)})") from None
-        out = self
-        if target is not None and get_backend(target) is not self.backend:
-            moved = get_backend(target).asarray(self.backend.to_numpy(self.data))
-            out = Tensor._make(moved, self.requires_grad, None)
-        if dtype is not None and dtype != out.dtype:
-            if dtype not in FLOAT_DTYPES:       # integers carry no gradient (as in PyTorch)
-                out = out.detach()
-            out = _ew.Cast.apply(out, dtype=out.backend.dtypes[dtype])
-        return out
+    to = conversion.to               # another backend, another dtype: conversion.py
 
     def float(self):
         return self.to(dtype="float32")
@@ -210,7 +190,7 @@ class Tensor:
                             "for a tensor exponent write exp(y * log(x))")
         return _ew.Pow.apply(self, exponent=exponent)
 
-    __rpow__ = extra_ops.rpow        # 2 ** x: extra_ops.py
+    __rpow__ = extra_ops.rpow        # 2 ** x
 
     # -- in-place updates: `p -= lr * p.grad` under no_grad() (inplace.py) -------------------------
     # Without these, Python would fall back to `p = p - lr * p.grad`, rebinding only the local
@@ -398,8 +378,8 @@ class Tensor:
     def masked_fill(self, mask, value):
         """A copy with `value` wherever the boolean `mask` (broadcastable) is True, as PyTorch:
         scores.masked_fill(mask == 0, -1e9). The filled places get no gradient."""
-        from .tensor_functions import where  # tensor_functions builds on Tensor
-        return where(mask, value, self)
+        cond = mask.data if isinstance(mask, Tensor) else self.backend.asarray(mask)
+        return _ew.Where.apply(self._lift(value), self, cond=cond)
 
     def broadcast_to(self, *shape):
         shape = shape_arg(shape)

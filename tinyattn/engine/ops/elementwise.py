@@ -109,10 +109,17 @@ class Div(Binary):
 
 
 class Where(Function):
-    """cond ? a : b, with a boolean `cond` that is not differentiated.
-    d/da = cond, d/db = not cond."""
+    """cond ? a : b, with a boolean `cond` array that is not differentiated.
+    d/da = cond, d/db = not cond. Mixed dtypes promote as in arithmetic (int64, float32: float32)."""
 
     __slots__ = ()
+
+    @classmethod
+    def apply(cls, a, b, cond):
+        if a.data.dtype != b.data.dtype:
+            a, b = promote([a, b])
+        check_same_backend("where", [cond, a.data, b.data])
+        return super().apply(a, b, cond=cond)
 
     def forward(self, a, b, cond):
         self.saved = (a.shape, b.shape, cond)
