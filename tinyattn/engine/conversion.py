@@ -1,4 +1,5 @@
-"""Tensor.to(): a tensor moved to another backend, or converted to another dtype, or both.
+"""A tensor converted: moved to another backend or cast to another dtype (x.to(...), x.float(),
+x.long()), or turned into Python values (x.item(), x.tolist(), float(x), int(x), bool(x)).
 
 PyTorch's `to` takes a device, a dtype, or both, by position or keyword; here a backend name
 stands for the device ("numpy", "cupy", "array_api_strict", or PyTorch's "cpu" and "cuda").
@@ -34,3 +35,44 @@ def to(x, target=None, dtype=None):
         out = Cast.apply(out, dtype=out.backend.dtypes[dtype])
     return out
 
+
+def to_float32(x):
+    """x.float(), PyTorch's shorthand for x.to(dtype="float32")."""
+    return x.to(dtype="float32")
+
+
+def to_float64(x):
+    """x.double(): x.to(dtype="float64"), the dtype gradient checks run in."""
+    return x.to(dtype="float64")
+
+
+def to_int64(x):
+    """x.long(): x.to(dtype="int64"), the dtype of token ids and class targets."""
+    return x.to(dtype="int64")
+
+
+def item(x):
+    """The value of a one-element tensor as a Python number."""
+    if x.numel() != 1:
+        raise ValueError(f"item: only a one-element tensor has a single value; shape is {x.shape}")
+    return x.numpy().reshape(-1)[0].item()
+
+
+def tolist(x):
+    """The values as (nested) Python lists of Python numbers."""
+    return x.numpy().tolist()
+
+
+def python_float(x):
+    """float(x), for a one-element tensor."""
+    return float(item(x))
+
+
+def python_int(x):
+    """int(x), for a one-element tensor."""
+    return int(item(x))
+
+
+def python_bool(x):
+    """bool(x) (and `if x:`), for a one-element tensor."""
+    return bool(item(x))

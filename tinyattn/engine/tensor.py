@@ -7,7 +7,7 @@
 Each operator and method below turns what the user passed into what a primitive of `ops/` takes
 (Python numbers into arrays of the tensor's dtype, axes into tuples) and applies it. PyTorch's
 other rules live beside this file, in modules named for them (see engine/__init__.py); a method
-written `to = conversion.to` is that module's function, called with the tensor first.
+written `flatten = reshaping.flatten` is that module's function, called with the tensor first.
 
 Deliberate differences from PyTorch: `dtype` is a name ("float32"), the same on every backend,
 so `x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_api_strict; and
@@ -18,9 +18,9 @@ import math
 import numpy as np
 
 from ..backend import backend_of, get_backend
-from . import autograd, conversion, extra_ops, indexing, inplace
+from . import autograd, comparisons, conversion, extra_ops, indexing, inplace, reshaping
 from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
-from .dtypes import FLOAT_DTYPES, result_dtype
+from .dtypes import FLOAT_DTYPES
 from .ops import elementwise as _ew
 from .ops import matmul as _mm
 from .ops import reduce as _red
@@ -97,23 +97,12 @@ class Tensor:
         """The values as a host NumPy array (copied from the device when needed)."""
         return self.backend.to_numpy(self.data)
 
-    def item(self):
-        """The value of a one-element tensor as a Python number."""
-        if self.numel() != 1:
-            raise ValueError(f"item: only a one-element tensor has a single value; shape is {self.shape}")
-        return self.numpy().reshape(-1)[0].item()
-
-    def tolist(self):
-        return self.numpy().tolist()
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
-    def __bool__(self):
-        return bool(self.item())
+    # Python values and other dtypes (conversion.py)
+    item = conversion.item
+    tolist = conversion.tolist
+    __float__ = conversion.python_float
+    __int__ = conversion.python_int
+    __bool__ = conversion.python_bool
 
     def detach(self):
         """The same values, cut from the graph: no gradient flows through the result."""
@@ -131,16 +120,10 @@ class Tensor:
         """Fill `.grad` of the leaves this tensor was computed from (see autograd.backward)."""
         autograd.backward(self, gradient_arg(self, grad), retain_graph)
 
-    to = conversion.to               # another backend, another dtype: conversion.py
-
-    def float(self):
-        return self.to(dtype="float32")
-
-    def double(self):
-        return self.to(dtype="float64")
-
-    def long(self):
-        return self.to(dtype="int64")
+    to = conversion.to               # another backend, another dtype
+    float = conversion.to_float32
+    double = conversion.to_float64
+    long = conversion.to_int64
 
     # -- arithmetic ------------------------------------------------------------------------
     def _lift(self, other):
@@ -212,51 +195,18 @@ class Tensor:
     def __rmatmul__(self, other):
         return _mm.matmul(self._lift(other), self)
 
-    # comparisons: elementwise, boolean, not differentiable
-    def _compare(self, other, name):
-        other = self._lift(other)
-        autograd.check_same_backend(name, [self.data, other.data])
-        a, b = self.data, other.data
-        if a.dtype != b.dtype:          # int_t > 1.5: compare in the common dtype (strict insists)
-            common = self.backend.dtypes[result_dtype([self, other])]
-            a, b = self.backend.xp.astype(a, common), self.backend.xp.astype(b, common)
-        return Tensor._make(getattr(self.backend.xp, name)(a, b), False, None)
-
-    def __eq__(self, other):
-        return self._compare(other, "equal")
-
-    def __ne__(self, other):
-        return self._compare(other, "not_equal")
-
-    def __lt__(self, other):
-        return self._compare(other, "less")
-
-    def __le__(self, other):
-        return self._compare(other, "less_equal")
-
-    def __gt__(self, other):
-        return self._compare(other, "greater")
-
-    def __ge__(self, other):
-        return self._compare(other, "greater_equal")
-
-    # logical operators on boolean tensors (masks): mask & causal, ~mask
-    def __and__(self, other):
-        return self._compare(other, "logical_and")
-
-    def __or__(self, other):
-        return self._compare(other, "logical_or")
-
-    def __rand__(self, other):              # True & mask: both operators are symmetric
-        return self._compare(other, "logical_and")
-
-    def __ror__(self, other):
-        return self._compare(other, "logical_or")
-
-    def __invert__(self):
-        if self.dtype != "bool":
-            raise TypeError(f"~: defined for boolean tensors (masks), got {self.dtype}")
-        return Tensor._make(self.backend.xp.logical_not(self.data), False, None)
+    # comparisons and logic on masks: boolean results, no gradient (comparisons.py)
+    __eq__ = comparisons.equal
+    __ne__ = comparisons.not_equal
+    __lt__ = comparisons.less
+    __le__ = comparisons.less_equal
+    __gt__ = comparisons.greater
+    __ge__ = comparisons.greater_equal
+    __and__ = comparisons.logical_and
+    __rand__ = comparisons.logical_and   # True & mask: both logical operators are symmetric
+    __or__ = comparisons.logical_or
+    __ror__ = comparisons.logical_or
+    __invert__ = comparisons.logical_not
 
     # -- elementwise functions -------------------------------------------------------------
     def exp(self):
@@ -305,22 +255,8 @@ class Tensor:
     var = extra_ops.var              # unbiased by default, as PyTorch: extra_ops.py
     std = extra_ops.std
 
-    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Positions of the largest values (not differentiable)."""
-        return self._position_of("argmax", dim if dim is not None else axis,
-                                 keepdim if keepdim is not None else keepdims)
-
-    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Positions of the smallest values (not differentiable)."""
-        return self._position_of("argmin", dim if dim is not None else axis,
-                                 keepdim if keepdim is not None else keepdims)
-
-    def _position_of(self, name, axis, keepdims):
-        xp = self.backend.xp
-        if axis is None:                     # the position in the flattened tensor, as PyTorch
-            return Tensor._make(getattr(xp, name)(xp.reshape(self.data, (-1,))), False, None)
-        axis = dim_arg(name, axis, self.ndim)
-        return Tensor._make(getattr(xp, name)(self.data, axis=axis, keepdims=keepdims), False, None)
+    argmax = comparisons.argmax      # positions, not differentiable
+    argmin = comparisons.argmin
 
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -331,15 +267,7 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim=0, end_dim=-1):
-        """Axes start_dim..end_dim (both included) merged into one; all of them by default."""
-        if self.ndim == 0:
-            return self.reshape(1)
-        start, end = dim_arg("flatten", start_dim, self.ndim), dim_arg("flatten", end_dim, self.ndim)
-        if start > end:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        merged = math.prod(self.shape[start:end + 1])
-        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+    flatten = reshaping.flatten      # PyTorch's shape methods: reshaping.py
 
     def contiguous(self):
         """Returns self: arrays here need no explicit layout change (kept for PyTorch code)."""
@@ -351,29 +279,10 @@ class Tensor:
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of {self.shape}")
         return _shp.Permute.apply(self, dims=dims)
 
-    def transpose(self, dim0=-2, dim1=-1):
-        """Swap two axes (PyTorch's meaning; NumPy's transpose is `permute`)."""
-        dim0, dim1 = dim_arg("transpose", dim0, self.ndim), dim_arg("transpose", dim1, self.ndim)
-        dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return _shp.Permute.apply(self, dims=tuple(dims))
-
-    @property
-    def T(self):
-        return self.permute(*reversed(range(self.ndim)))
-
-    @property
-    def mT(self):
-        """The last two axes swapped: every matrix of a batch transposed (PyTorch's x.mT)."""
-        if self.ndim < 2:
-            raise ValueError(f"mT: expects a matrix or a batch of matrices, got shape {self.shape}")
-        return self.transpose(-2, -1)
-
-    def t(self):
-        """The transpose of a matrix (PyTorch's x.t())."""
-        if self.ndim != 2:
-            raise ValueError(f"t: expects a matrix, got shape {self.shape}; use transpose(d0, d1)")
-        return self.T
+    transpose = reshaping.transpose
+    T = property(reshaping.reversed_axes)
+    mT = property(reshaping.matrix_transpose)
+    t = reshaping.t
 
     def masked_fill(self, mask, value):
         """A copy with `value` wherever the boolean `mask` (broadcastable) is True, as PyTorch:
@@ -385,45 +294,10 @@ class Tensor:
         shape = shape_arg(shape)
         return self if shape == self.shape else _shp.BroadcastTo.apply(self, shape=shape)
 
-    def expand(self, *sizes):
-        """Broadcast to `sizes`, where -1 keeps an axis's size (PyTorch's spelling)."""
-        sizes = shape_arg(sizes)
-        lead = len(sizes) - self.ndim
-        if lead < 0 or -1 in sizes[:lead]:
-            raise ValueError(f"expand: sizes {sizes} do not fit a tensor of shape {self.shape} "
-                             "(-1 may only stand for an existing axis)")
-        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
-        return self.broadcast_to(shape)
-
-    def unsqueeze(self, axis):
-        """A new size-1 axis at position `axis`."""
-        axis = dim_arg("unsqueeze", axis, self.ndim, new_axis=True)
-        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
-
-    def squeeze(self, axis=None, *, dim=None):
-        """Remove size-1 axes: all of them, or those of `axis` (an int or a tuple) that have
-        size 1; other axes named are kept, as in PyTorch."""
-        axis = dim if dim is not None else axis
-        if axis is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        axes = dim_arg("squeeze", axis if isinstance(axis, (tuple, list)) else (axis,), self.ndim)
-        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
-
-    def split(self, split_size, axis=0, *, dim=None):
-        """Pieces of `split_size` along the axis (the last may be smaller), or of the sizes in a
-        list, as PyTorch's `split`. Each piece is a slice, so each backpropagates on its own."""
-        axis = dim_arg("split", dim if dim is not None else axis, self.ndim)
-        n = self.shape[axis]
-        sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
-            [min(split_size, n - s) for s in range(0, n, split_size)]
-        if sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of axis {axis}")
-        before = (slice(None),) * axis
-        pieces, start = [], 0
-        for size in sizes:
-            pieces.append(self[before + (slice(start, start + size),)])
-            start += size
-        return pieces
+    expand = reshaping.expand
+    unsqueeze = reshaping.unsqueeze
+    squeeze = reshaping.squeeze
+    split = reshaping.split
 
     # -- indexing ----------------------------------------------------------------------------
     __getitem__ = indexing.getitem   # x[1:3], x[..., -1], x[idx]: indexing.py
