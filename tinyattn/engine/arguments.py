@@ -1,4 +1,4 @@
-"""Normalising what users pass: array-likes to backend arrays, shapes, axes.
+"""Normalising what users pass: array-likes to backend arrays, shapes, axes, gradients.
 
 PyTorch and NumPy accept several spellings of the same request (reshape(2, 3) or
 reshape((2, 3)); axis= or dim=; keepdims= or keepdim=); these turn each into the one form the
@@ -75,3 +75,34 @@ def reduce_args(op, ndim, axis, dim, keepdims, keepdim):
     if ndim == 0:       # PyTorch lets 0 and -1 name the single "axis" of a 0-d tensor; there is none
         return (), keep
     return tuple(sorted(axes)), keep
+
+
+def is_tensor(obj):
+    """True for a tinyattn Tensor, recognised by the slot only it has, `creator` (the node that
+    made it): the modules beside tensor.py cannot import the class, as tensor.py imports them."""
+    return hasattr(obj, "creator")
+
+
+def gradient_arg(x, grad):
+    """The gradient for x.backward(grad) as an array of x's backend, shape and dtype: the given
+    one (a tensor or an array-like), or 1 when x is a scalar and none is given."""
+    if not x.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                           "did you create it under no_grad() or from tensors with requires_grad=False?")
+    if grad is None:
+        if x.ndim != 0 and x.numel() != 1:
+            raise RuntimeError(f"backward: called on a tensor of shape {x.shape} without a gradient; "
+                               "an implicit gradient exists only for a scalar. Reduce it first (e.g. "
+                               ".sum()) or pass a gradient of the same shape: y.backward(grad)")
+        return x.backend.ones(x.data.shape, x.data.dtype)
+    if is_tensor(grad):
+        if grad.backend is not x.backend:
+            raise TypeError(f"backward: the gradient lives on backend {grad.backend.name}, the tensor "
+                            f"on {x.backend.name}; move it first: grad.to({x.backend.name!r})")
+        grad = grad.data
+    # in x's dtype (as PyTorch): a float64 gradient must not turn a float32 graph's grads float64
+    grad = x.backend.asarray(grad, x.dtype)
+    if tuple(grad.shape) != x.shape:
+        raise ValueError(f"backward: gradient shape {tuple(grad.shape)} does not match "
+                         f"the tensor's shape {x.shape}")
+    return grad

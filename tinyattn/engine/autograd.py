@@ -68,13 +68,15 @@ class Function:
         except Exception as e:
             cls.explain_failure(e, *inputs, **params)
             raise
+        # The output is made by the first input's `_make` (always a plain Tensor): autograd sits
+        # below tensor.py and never imports it, so the engine's imports go one way, with no cycle.
         if _grad_enabled:
             needs = [t.requires_grad for t in inputs]
             if True in needs:
                 fn.inputs = inputs
                 fn.needs_grad = needs
-                return Tensor._make(out, True, fn)
-        return Tensor._make(out, False, None)
+                return inputs[0]._make(out, True, fn)
+        return inputs[0]._make(out, False, None)
 
     @classmethod
     def explain_failure(cls, error, *inputs, **params):
@@ -112,34 +114,14 @@ def check_same_backend(op, arrays):
                             "move them to one with `.to(backend)` first")
 
 
-def backward(root, grad=None, retain_graph=False):
+def backward(root, grad, retain_graph=False):
     """Backpropagate from `root`: fill `.grad` of every leaf tensor that requires grad.
 
-    grad: the gradient of some scalar with respect to root (same shape); may be omitted only when
-    root is a scalar, where it is 1. The graph's saved arrays are released afterwards unless
-    `retain_graph=True`, so memory does not grow across training steps.
+    grad: the gradient of some scalar with respect to root, an array of root's shape and dtype
+    (Tensor.backward checks what the user passed and makes it one; 1 for a scalar root). The
+    graph's saved arrays are released afterwards unless `retain_graph=True`, so memory does
+    not grow across training steps.
     """
-    if not root.requires_grad:
-        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
-                           "did you create it under no_grad() or from tensors with requires_grad=False?")
-    if grad is None:
-        if root.data.ndim != 0 and root.numel() != 1:
-            raise RuntimeError(f"backward: called on a tensor of shape {root.shape} without a gradient; "
-                               "an implicit gradient exists only for a scalar. Reduce it first (e.g. "
-                               ".sum()) or pass a gradient of the same shape: y.backward(grad)")
-        grad = root.backend.ones(root.data.shape, root.data.dtype)
-    else:
-        if isinstance(grad, Tensor):
-            if grad.backend is not root.backend:
-                raise TypeError(f"backward: the gradient lives on backend {grad.backend.name}, the tensor "
-                                f"on {root.backend.name}; move it first: grad.to({root.backend.name!r})")
-            grad = grad.data
-        # in the root's dtype (as PyTorch): a float64 gradient must not turn a float32 graph's grads
-        grad = root.backend.asarray(grad, root.dtype)
-        if tuple(grad.shape) != root.shape:
-            raise ValueError(f"backward: gradient shape {tuple(grad.shape)} does not match "
-                             f"the tensor's shape {root.shape}")
-
     if root.creator is None:             # a leaf: its gradient is the given one
         _accumulate_leaf(root, grad)
         return
@@ -207,5 +189,3 @@ def _topological_order(root):
     order.reverse()
     return order
 
-
-from .tensor import Tensor  # noqa: E402  (tensor.py builds on Function; import after it exists)

@@ -4,8 +4,10 @@
     y = (x * x).sum()
     y.backward()                                             # x.grad == 2 * x
 
-Each operator and method below checks what the user passed (turning Python numbers into arrays
-of the tensor's dtype, normalising axes) and hands the arrays to a primitive in `ops/`.
+Each operator and method below turns what the user passed into what a primitive of `ops/` takes
+(Python numbers into arrays of the tensor's dtype, axes into tuples) and applies it. PyTorch's
+other rules live beside this file, in modules named for them (see engine/__init__.py); a method
+written `flatten = reshaping.flatten` is that module's function, called with the tensor first.
 
 Deliberate differences from PyTorch: `dtype` is a name ("float32"), the same on every backend,
 so `x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_api_strict; and
@@ -15,10 +17,14 @@ import math
 
 import numpy as np
 
-from ..backend import DTYPE_NAMES, backend_of, get_backend
-from . import autograd
-from .arguments import dim_arg, reduce_args, shape_arg, to_array
-from .dtypes import FLOAT_DTYPES, dtype_kind, result_dtype
+from ..backend import backend_of, get_backend
+from . import autograd, comparisons, conversion, extra_ops, indexing, inplace, reshaping
+from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
+from .dtypes import FLOAT_DTYPES
+from .ops import elementwise as _ew
+from .ops import matmul as _mm
+from .ops import reduce as _red
+from .ops import shape as _shp
 
 
 class Tensor:
@@ -34,10 +40,11 @@ class Tensor:
         if requires_grad:
             self.requires_grad_()
 
-    @classmethod
-    def _make(cls, data, requires_grad, creator):
-        """The fast constructor used by every op: no conversion, no checks."""
-        t = object.__new__(cls)
+    @staticmethod
+    def _make(data, requires_grad, creator):
+        """The fast constructor used by every op: no conversion, no checks. Always a plain Tensor,
+        also when called on a subclass's instance (an op on a Parameter gives a Tensor)."""
+        t = object.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t.creator = data, None, requires_grad, creator
         return t
 
@@ -90,23 +97,12 @@ class Tensor:
         """The values as a host NumPy array (copied from the device when needed)."""
         return self.backend.to_numpy(self.data)
 
-    def item(self):
-        """The value of a one-element tensor as a Python number."""
-        if self.numel() != 1:
-            raise ValueError(f"item: only a one-element tensor has a single value; shape is {self.shape}")
-        return self.numpy().reshape(-1)[0].item()
-
-    def tolist(self):
-        return self.numpy().tolist()
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
-    def __bool__(self):
-        return bool(self.item())
+    # Python values and other dtypes (conversion.py)
+    item = conversion.item
+    tolist = conversion.tolist
+    __float__ = conversion.python_float
+    __int__ = conversion.python_int
+    __bool__ = conversion.python_bool
 
     def detach(self):
         """The same values, cut from the graph: no gradient flows through the result."""
@@ -122,40 +118,12 @@ class Tensor:
 
     def backward(self, grad=None, retain_graph=False):
         """Fill `.grad` of the leaves this tensor was computed from (see autograd.backward)."""
-        autograd.backward(self, grad, retain_graph)
+        autograd.backward(self, gradient_arg(self, grad), retain_graph)
 
-    def to(self, target=None, dtype=None):
-        """This tensor on another backend ("numpy", "cupy", "array_api_strict") or with another
-        dtype: `x.to("cupy")`, `x.to("float64")`, `x.to("cupy", dtype="float64")`.
-        A backend move makes a new leaf (keeping requires_grad); a dtype change is differentiable."""
-        if target in DTYPE_NAMES:
-            target, dtype = None, target
-        if dtype is not None and dtype not in DTYPE_NAMES:
-            raise TypeError(f"to: unknown dtype {dtype!r}; tinyattn knows {', '.join(DTYPE_NAMES)}")
-        if isinstance(target, str):
-            try:
-                get_backend(target)
-            except ValueError:
-                raise ValueError(f"to: {target!r} is neither a backend (numpy, cupy, array_api_strict, "
-                                 f"cpu, cuda) nor a dtype ({', '.join(DTYPE_NAMES)})") from None
-        out = self
-        if target is not None and get_backend(target) is not self.backend:
-            moved = get_backend(target).asarray(self.backend.to_numpy(self.data))
-            out = Tensor._make(moved, self.requires_grad, None)
-        if dtype is not None and dtype != out.dtype:
-            if dtype not in FLOAT_DTYPES:       # integers carry no gradient (as in PyTorch)
-                out = out.detach()
-            out = _ew.Cast.apply(out, dtype=out.backend.dtypes[dtype])
-        return out
-
-    def float(self):
-        return self.to(dtype="float32")
-
-    def double(self):
-        return self.to(dtype="float64")
-
-    def long(self):
-        return self.to(dtype="int64")
+    to = conversion.to               # another backend, another dtype
+    float = conversion.to_float32
+    double = conversion.to_float64
+    long = conversion.to_int64
 
     # -- arithmetic ------------------------------------------------------------------------
     def _lift(self, other):
@@ -205,76 +173,21 @@ class Tensor:
                             "for a tensor exponent write exp(y * log(x))")
         return _ew.Pow.apply(self, exponent=exponent)
 
-    def __rpow__(self, base):
-        """base ** x for a Python number base; an integer x with a float base is computed in
-        float32, as PyTorch (2.5 ** arange(3))."""
-        if not isinstance(base, (int, float)) or isinstance(base, bool):
-            raise TypeError(f"pow: the base must be a Python number, got {type(base).__name__}; "
-                            "for a tensor base write exp(x * log(base))")
-        x = self.float() if isinstance(base, float) and self.dtype not in FLOAT_DTYPES else self
-        return _ew.RPow.apply(x, base=base)
+    __rpow__ = extra_ops.rpow        # 2 ** x
 
-    # -- in-place updates: `p -= lr * p.grad` under no_grad() ------------------------------------
+    # -- in-place updates: `p -= lr * p.grad` under no_grad() (inplace.py) -------------------------
     # Without these, Python would fall back to `p = p - lr * p.grad`, rebinding only the local
     # name: the module's and the optimiser's parameter would silently stay unchanged.
-    def __iadd__(self, other):
-        return self._update_in_place(other, "add", "+")
+    __iadd__ = inplace.iadd
+    __isub__ = inplace.isub
+    __imul__ = inplace.imul
+    __itruediv__ = inplace.itruediv
 
-    def __isub__(self, other):
-        return self._update_in_place(other, "subtract", "-")
-
-    def __imul__(self, other):
-        return self._update_in_place(other, "multiply", "*")
-
-    def __itruediv__(self, other):
-        return self._update_in_place(other, "divide", "/")
-
-    def _update_in_place(self, other, name, symbol):
-        """self <symbol>= other written into this tensor's own array, as PyTorch: every reference
-        to this Tensor sees the new values, and its shape and dtype stay (other broadcasts to it).
-        Autograd does not track it, so it is refused where backward would need it."""
-        op = symbol + "="
-        if self.dtype == "bool":
-            raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); combine masks with & and |")
-        other = self._lift(other)
-        if autograd.is_grad_enabled() and (self.requires_grad or other.requires_grad):
-            raise RuntimeError(f"{op}: an in-place update of a tensor that requires grad would be invisible "
-                               f"to backward; for a manual update (an SGD step) write it inside "
-                               f"`with tinyattn.no_grad():`, or write `x = x {symbol} y` for a new tensor")
-        autograd.check_same_backend(op, [self.data, other.data])
-        shape = _broadcast_shape(op, self.shape, other.shape)
-        if shape != self.shape:
-            raise ValueError(f"{op}: the result has shape {shape}, which does not fit the tensor of shape "
-                             f"{self.shape} updated in place; write `x = x {symbol} y` for a new tensor")
-        mine, theirs = dtype_kind(self.dtype), dtype_kind(other.dtype)
-        if max(theirs, 2 if name == "divide" else 0) > mine:    # e.g. int64 += 0.5, int64 /= 2
-            result = other.dtype if theirs > mine else "float32"
-            raise TypeError(f"{op}: the result type {result} can't be cast to {self.dtype}, the dtype of "
-                            f"the tensor updated in place; convert it first (x = x.float()) or write "
-                            f"`x = x {symbol} y` for a new tensor")
-        xp = self.backend.xp
-        b = other.data if theirs == mine else xp.astype(other.data, self.data.dtype)  # bool -> int -> float
-        result = getattr(xp, name)(self.data, b)                # float64 into float32: computed, then cast
-        result = xp.astype(result, self.data.dtype, copy=False)
-        if hasattr(self.data, "__setitem__"):
-            self.data[...] = result
-        else:               # NumPy hands back 0-d results as immutable scalars, which no one else holds
-            self.data = result
-        return self
-
-    # floor division and remainder with Python's (and PyTorch's) signs: a == (a // b) * b + a % b,
-    # and a % b takes the sign of b. // gives no gradient (PyTorch has none either); % does.
-    def __floordiv__(self, other):
-        return _divide_floor("//", self, self._lift(other))
-
-    def __rfloordiv__(self, other):
-        return _divide_floor("//", self._lift(other), self)
-
-    def __mod__(self, other):
-        return _divide_floor("%", self, self._lift(other))
-
-    def __rmod__(self, other):
-        return _divide_floor("%", self._lift(other), self)
+    # floor division and remainder, with Python's signs (extra_ops.py)
+    __floordiv__ = extra_ops.floordiv
+    __rfloordiv__ = extra_ops.rfloordiv
+    __mod__ = extra_ops.mod
+    __rmod__ = extra_ops.rmod
 
     def __matmul__(self, other):
         return _mm.matmul(self, self._lift(other))
@@ -282,51 +195,18 @@ class Tensor:
     def __rmatmul__(self, other):
         return _mm.matmul(self._lift(other), self)
 
-    # comparisons: elementwise, boolean, not differentiable
-    def _compare(self, other, name):
-        other = self._lift(other)
-        autograd.check_same_backend(name, [self.data, other.data])
-        a, b = self.data, other.data
-        if a.dtype != b.dtype:          # int_t > 1.5: compare in the common dtype (strict insists)
-            common = self.backend.dtypes[result_dtype([self, other])]
-            a, b = self.backend.xp.astype(a, common), self.backend.xp.astype(b, common)
-        return Tensor._make(getattr(self.backend.xp, name)(a, b), False, None)
-
-    def __eq__(self, other):
-        return self._compare(other, "equal")
-
-    def __ne__(self, other):
-        return self._compare(other, "not_equal")
-
-    def __lt__(self, other):
-        return self._compare(other, "less")
-
-    def __le__(self, other):
-        return self._compare(other, "less_equal")
-
-    def __gt__(self, other):
-        return self._compare(other, "greater")
-
-    def __ge__(self, other):
-        return self._compare(other, "greater_equal")
-
-    # logical operators on boolean tensors (masks): mask & causal, ~mask
-    def __and__(self, other):
-        return self._compare(other, "logical_and")
-
-    def __or__(self, other):
-        return self._compare(other, "logical_or")
-
-    def __rand__(self, other):              # True & mask: both operators are symmetric
-        return self._compare(other, "logical_and")
-
-    def __ror__(self, other):
-        return self._compare(other, "logical_or")
-
-    def __invert__(self):
-        if self.dtype != "bool":
-            raise TypeError(f"~: defined for boolean tensors (masks), got {self.dtype}")
-        return Tensor._make(self.backend.xp.logical_not(self.data), False, None)
+    # comparisons and logic on masks: boolean results, no gradient (comparisons.py)
+    __eq__ = comparisons.equal
+    __ne__ = comparisons.not_equal
+    __lt__ = comparisons.less
+    __le__ = comparisons.less_equal
+    __gt__ = comparisons.greater
+    __ge__ = comparisons.greater_equal
+    __and__ = comparisons.logical_and
+    __rand__ = comparisons.logical_and   # True & mask: both logical operators are symmetric
+    __or__ = comparisons.logical_or
+    __ror__ = comparisons.logical_or
+    __invert__ = comparisons.logical_not
 
     # -- elementwise functions -------------------------------------------------------------
     def exp(self):
@@ -350,11 +230,8 @@ class Tensor:
     def erf(self):
         return _ew.Erf.apply(self)
 
-    def abs(self):
-        """|x| as x * sign(x), with sign(x) a constant: d/dx = sign(x), 0 at 0 as in PyTorch."""
-        return self * Tensor._make(self.backend.xp.sign(self.data), False, None)
-
-    __abs__ = abs
+    abs = extra_ops.absolute
+    __abs__ = extra_ops.absolute
 
     # -- reductions: `axis` (NumPy) or `dim` (PyTorch), `keepdims` or `keepdim` ----------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -375,35 +252,11 @@ class Tensor:
         axes, keep = reduce_args("min", self.ndim, axis, dim, keepdims, keepdim)
         return -_red.Max.apply(-self, axes=axes, keepdims=keep)
 
-    def var(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
-        """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0.
-        The second positional argument is PyTorch's `unbiased` (x.var(0, False): correction 0)."""
-        axes, keep = reduce_args("var", self.ndim, axis, dim, keepdims, keepdim)
-        correction = _correction("var", unbiased, correction)
-        return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction)
+    var = extra_ops.var              # unbiased by default, as PyTorch: extra_ops.py
+    std = extra_ops.std
 
-    def std(self, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
-        """Standard deviation: the square root of var, unbiased by default (correction=1)."""
-        axes, keep = reduce_args("std", self.ndim, axis, dim, keepdims, keepdim)
-        correction = _correction("std", unbiased, correction)
-        return _red.Var.apply(self, axes=axes, keepdims=keep, correction=correction).sqrt()
-
-    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Positions of the largest values (not differentiable)."""
-        return self._position_of("argmax", dim if dim is not None else axis,
-                                 keepdim if keepdim is not None else keepdims)
-
-    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Positions of the smallest values (not differentiable)."""
-        return self._position_of("argmin", dim if dim is not None else axis,
-                                 keepdim if keepdim is not None else keepdims)
-
-    def _position_of(self, name, axis, keepdims):
-        xp = self.backend.xp
-        if axis is None:                     # the position in the flattened tensor, as PyTorch
-            return Tensor._make(getattr(xp, name)(xp.reshape(self.data, (-1,))), False, None)
-        axis = dim_arg(name, axis, self.ndim)
-        return Tensor._make(getattr(xp, name)(self.data, axis=axis, keepdims=keepdims), False, None)
+    argmax = comparisons.argmax      # positions, not differentiable
+    argmin = comparisons.argmin
 
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -414,15 +267,7 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim=0, end_dim=-1):
-        """Axes start_dim..end_dim (both included) merged into one; all of them by default."""
-        if self.ndim == 0:
-            return self.reshape(1)
-        start, end = dim_arg("flatten", start_dim, self.ndim), dim_arg("flatten", end_dim, self.ndim)
-        if start > end:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        merged = math.prod(self.shape[start:end + 1])
-        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+    flatten = reshaping.flatten      # PyTorch's shape methods: reshaping.py
 
     def contiguous(self):
         """Returns self: arrays here need no explicit layout change (kept for PyTorch code)."""
@@ -434,138 +279,26 @@ class Tensor:
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of {self.shape}")
         return _shp.Permute.apply(self, dims=dims)
 
-    def transpose(self, dim0=-2, dim1=-1):
-        """Swap two axes (PyTorch's meaning; NumPy's transpose is `permute`)."""
-        dim0, dim1 = dim_arg("transpose", dim0, self.ndim), dim_arg("transpose", dim1, self.ndim)
-        dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return _shp.Permute.apply(self, dims=tuple(dims))
-
-    @property
-    def T(self):
-        return self.permute(*reversed(range(self.ndim)))
-
-    @property
-    def mT(self):
-        """The last two axes swapped: every matrix of a batch transposed (PyTorch's x.mT)."""
-        if self.ndim < 2:
-            raise ValueError(f"mT: expects a matrix or a batch of matrices, got shape {self.shape}")
-        return self.transpose(-2, -1)
-
-    def t(self):
-        """The transpose of a matrix (PyTorch's x.t())."""
-        if self.ndim != 2:
-            raise ValueError(f"t: expects a matrix, got shape {self.shape}; use transpose(d0, d1)")
-        return self.T
+    transpose = reshaping.transpose
+    T = property(reshaping.reversed_axes)
+    mT = property(reshaping.matrix_transpose)
+    t = reshaping.t
 
     def masked_fill(self, mask, value):
         """A copy with `value` wherever the boolean `mask` (broadcastable) is True, as PyTorch:
         scores.masked_fill(mask == 0, -1e9). The filled places get no gradient."""
-        return _functions.where(mask, value, self)
+        cond = mask.data if isinstance(mask, Tensor) else self.backend.asarray(mask)
+        return _ew.Where.apply(self._lift(value), self, cond=cond)
 
     def broadcast_to(self, *shape):
         shape = shape_arg(shape)
         return self if shape == self.shape else _shp.BroadcastTo.apply(self, shape=shape)
 
-    def expand(self, *sizes):
-        """Broadcast to `sizes`, where -1 keeps an axis's size (PyTorch's spelling)."""
-        sizes = shape_arg(sizes)
-        lead = len(sizes) - self.ndim
-        if lead < 0 or -1 in sizes[:lead]:
-            raise ValueError(f"expand: sizes {sizes} do not fit a tensor of shape {self.shape} "
-                             "(-1 may only stand for an existing axis)")
-        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
-        return self.broadcast_to(shape)
-
-    def unsqueeze(self, axis):
-        """A new size-1 axis at position `axis`."""
-        axis = dim_arg("unsqueeze", axis, self.ndim, new_axis=True)
-        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
-
-    def squeeze(self, axis=None, *, dim=None):
-        """Remove size-1 axes: all of them, or those of `axis` (an int or a tuple) that have
-        size 1; other axes named are kept, as in PyTorch."""
-        axis = dim if dim is not None else axis
-        if axis is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        axes = dim_arg("squeeze", axis if isinstance(axis, (tuple, list)) else (axis,), self.ndim)
-        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
-
-    def split(self, split_size, axis=0, *, dim=None):
-        """Pieces of `split_size` along the axis (the last may be smaller), or of the sizes in a
-        list, as PyTorch's `split`. Each piece is a slice, so each backpropagates on its own."""
-        axis = dim_arg("split", dim if dim is not None else axis, self.ndim)
-        n = self.shape[axis]
-        sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
-            [min(split_size, n - s) for s in range(0, n, split_size)]
-        if sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of axis {axis}")
-        before = (slice(None),) * axis
-        pieces, start = [], 0
-        for size in sizes:
-            pieces.append(self[before + (slice(start, start + size),)])
-            start += size
-        return pieces
+    expand = reshaping.expand
+    unsqueeze = reshaping.unsqueeze
+    squeeze = reshaping.squeeze
+    split = reshaping.split
 
     # -- indexing ----------------------------------------------------------------------------
-    def __getitem__(self, key):
-        return _ix.getitem(self, key)
-
-    def __setitem__(self, key, value):
-        """x[key] = value written into this tensor's own array, as PyTorch: every reference sees
-        it, and value (a number or a tensor) broadcasts to the indexed part and takes x's dtype.
-        The key is what x[key] reads (ints, slices, None, ..., integer arrays), or a boolean
-        mask: x[mask] = 0. Integer arrays need NumPy or CuPy; the array API standard lacks them.
-
-        Autograd does not track the write, so with grad mode on it is refused where backward
-        would need it: into a tensor that requires grad, or of a value that requires grad (build
-        the tensor with concat, stack or where instead). Under no_grad() it writes values only.
-        Known limitation: a write into a constant tensor that a graph saved (y = w * c, then
-        c[0] = 5, then y.backward()) changes the gradient backward computes; PyTorch detects
-        that with version counters, tinyattn does not."""
-        value = self._lift(value)
-        if autograd.is_grad_enabled():
-            if self.requires_grad:
-                raise RuntimeError("setitem: cannot assign into a tensor that requires grad while grad "
-                                   "mode is on: backward would not see the write; for a manual update "
-                                   "write it inside `with tinyattn.no_grad():`, or build a new tensor "
-                                   "with tinyattn.where / concat / stack")
-            if value.requires_grad:
-                raise RuntimeError("setitem: the value requires grad, but a write into a tensor is not "
-                                   "tracked, so its gradient would be lost; build the tensor from its "
-                                   "pieces instead (tinyattn.stack / concat, or tinyattn.where(mask, "
-                                   "value, x)), or write under `with tinyattn.no_grad():` for values only")
-        _ix.setitem(self, key, value)
-
-
-def _divide_floor(op, a, b):
-    """a // b or a % b. Integers divide exactly, so a zero divisor is an error, as in PyTorch
-    (NumPy would give 0 and a warning); floats give inf or nan. // is computed on detached
-    inputs: floor is flat almost everywhere, and a zero gradient would only hide a mistake."""
-    if "bool" in (a.dtype, b.dtype):
-        raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); convert it first (x.long())")
-    xp = a.backend.xp
-    if dtype_kind(a.dtype) == dtype_kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
-        raise ZeroDivisionError(f"{op}: integer division by zero")
-    if op == "//":
-        return _ew.FloorDivide.apply(a.detach(), b.detach())
-    return _ew.Remainder.apply(a, b)
-
-
-def _correction(op, unbiased, correction):
-    """PyTorch's two spellings of Bessel's correction: unbiased=True/False, or correction=n."""
-    if unbiased is not None and correction is not None:
-        raise TypeError(f"{op}: give unbiased or correction, not both")
-    if unbiased is not None:
-        return 1 if unbiased else 0
-    return 1 if correction is None else correction
-
-
-# The primitives build on Function (autograd) which builds on Tensor: import them last.
-from . import tensor_functions as _functions  # noqa: E402
-from .ops import elementwise as _ew  # noqa: E402
-from .ops import index as _ix  # noqa: E402
-from .ops import matmul as _mm  # noqa: E402
-from .ops import reduce as _red  # noqa: E402
-from .ops import shape as _shp  # noqa: E402
-from .ops.broadcast import broadcast_shape as _broadcast_shape  # noqa: E402
+    __getitem__ = indexing.getitem   # x[1:3], x[..., -1], x[idx]: indexing.py
+    __setitem__ = inplace.setitem    # x[mask] = 0: inplace.py

@@ -3,12 +3,10 @@
 PyTorch code writes `torch.exp(x)` as often as `x.exp()`; both work here. Functions that combine
 several tensors (concat, stack, where, maximum) live only here.
 """
+from . import extra_ops, indexing
 from .arguments import dim_arg
-from .autograd import check_same_backend
 from .creation import arange
 from .dtypes import promote
-from .ops import elementwise as _ew
-from .ops import index as _ix
 from .ops import shape as _shp
 from .ops.matmul import matmul
 from .tensor import Tensor
@@ -57,17 +55,13 @@ def _constant_map(x, name):
 def maximum(a, b):
     """Elementwise max of two tensors (broadcasting); at ties each gets half the gradient."""
     a, b = _pair(a, b)
-    return _ew.Maximum.apply(a, b)
+    return extra_ops.Maximum.apply(a, b)
 
 
 def where(condition, a, b):
     """a where condition is True, else b (all three broadcast). condition is not differentiated."""
     a, b = _pair(a, b)
-    if a.data.dtype != b.data.dtype:            # int64 with float32 is float32, as PyTorch
-        a, b = promote([a, b])
-    cond = condition.data if isinstance(condition, Tensor) else a.backend.asarray(condition)
-    check_same_backend("where", [cond, a.data, b.data])
-    return _ew.Where.apply(a, b, cond=cond)
+    return b.masked_fill(condition, a)
 
 
 def tril(x, diagonal=0):
@@ -119,11 +113,11 @@ def take(x, index, axis=0):
     """Slices of x along `axis` picked by an integer tensor `index` (any shape): the axis is
     replaced by index's axes. take(embedding_table, token_ids) is an embedding lookup."""
     axis = dim_arg("take", axis, x.ndim)
-    checked = _ix.index_array(x, index, axis)
+    checked = indexing.index_array(x, index, axis)
     if axis == 0:
-        return _ix.gather(x, [checked])
+        return indexing.gather(x, [checked])
     moved = x.permute(axis, *[a for a in range(x.ndim) if a != axis])
-    picked = _ix.gather(moved, [checked])                               # (*I, rest...)
+    picked = indexing.gather(moved, [checked])                               # (*I, rest...)
     k = picked.ndim - (x.ndim - 1)                                      # index's rank
     order = list(range(k, k + axis)) + list(range(k)) + list(range(k + axis, picked.ndim))
     return picked.permute(*order)

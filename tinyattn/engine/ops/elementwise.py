@@ -108,30 +108,18 @@ class Div(Binary):
         return ga, gb
 
 
-class Maximum(Binary):
-    """max(a, b) elementwise. The gradient goes to the larger input; at a tie each gets half
-    (as in PyTorch), so the two halves still sum to g."""
-
-    __slots__ = ()
-
-    def forward(self, a, b):
-        self.saved = (a, b)
-        return namespace(a).maximum(a, b)
-
-    def backward(self, g):
-        xp = namespace(g)
-        a, b = self.saved
-        half = g * 0.5
-        ga = xp.where(a > b, g, xp.where(a == b, half, 0.0))
-        gb = xp.where(b > a, g, xp.where(a == b, half, 0.0))
-        return unbroadcast(xp, ga, a.shape), unbroadcast(xp, gb, b.shape)
-
-
 class Where(Function):
-    """cond ? a : b, with a boolean `cond` that is not differentiated.
-    d/da = cond, d/db = not cond."""
+    """cond ? a : b, with a boolean `cond` array that is not differentiated.
+    d/da = cond, d/db = not cond. Mixed dtypes promote as in arithmetic (int64, float32: float32)."""
 
     __slots__ = ()
+
+    @classmethod
+    def apply(cls, a, b, cond):
+        if a.data.dtype != b.data.dtype:
+            a, b = promote([a, b])
+        check_same_backend("where", [cond, a.data, b.data])
+        return super().apply(a, b, cond=cond)
 
     def forward(self, a, b, cond):
         self.saved = (a.shape, b.shape, cond)
@@ -181,28 +169,6 @@ class Pow(Function):
         if p == 0:      # x^0 is constant; p * x^(p-1) would be 0 * inf = nan at x = 0
             return (g * 0.0,)
         return (g * (x ** (p - 1)) * p,)
-
-
-class RPow(Function):
-    """base ** x for a Python number base (2 ** x, 10 ** x), computed as a power rather than as
-    e^(x ln base), which rounds (10 ** 3 = 1000.0001) and has no value for base <= 0.
-    d/dx = base^x ln(base). Where ln(base) is not finite, PyTorch's values: for base 0, zero where
-    x >= 0 and -inf (times g) where x < 0; for a negative base, nan."""
-
-    __slots__ = ()
-
-    def forward(self, x, base):
-        out = base ** x
-        self.saved = (x, out, base)
-        return out
-
-    def backward(self, g):
-        x, out, base = self.saved
-        if base > 0:
-            return (g * out * math.log(base),)
-        if base == 0:
-            return (namespace(g).where(x >= 0, 0.0, g * -math.inf),)     # out is inf where x < 0
-        return (g * math.nan,)
 
 
 class Exp(Function):
@@ -323,31 +289,3 @@ class Erf(Function):
     def backward(self, g):
         x = self.saved
         return (g * namespace(g).exp(-(x * x)) * _TWO_OVER_SQRT_PI,)
-
-
-class FloorDivide(Binary):
-    """floor(a / b), rounding toward -inf as Python's // and PyTorch's floor_divide. No backward:
-    Tensor.__floordiv__ applies it to detached inputs, as comparisons are."""
-
-    __slots__ = ()
-
-    def forward(self, a, b):
-        return namespace(a).floor_divide(a, b)
-
-
-class Remainder(Binary):
-    """a % b = a - b * floor(a / b), with the sign of b (Python's %, PyTorch's remainder).
-    d/da = 1, d/db = -floor(a / b): the jumps where a / b is an integer count for nothing."""
-
-    __slots__ = ()
-
-    def forward(self, a, b):
-        self.saved = (a, b)
-        return namespace(a).remainder(a, b)
-
-    def backward(self, g):
-        xp = namespace(g)
-        a, b = self.saved
-        ga = unbroadcast(xp, g, a.shape) if self.needs_grad[0] else None
-        gb = unbroadcast(xp, -g * xp.floor_divide(a, b), b.shape) if self.needs_grad[1] else None
-        return ga, gb

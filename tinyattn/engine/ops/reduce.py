@@ -1,4 +1,4 @@
-"""Reductions over some axes: sum, mean, max, var.
+"""Reductions over some axes: sum, mean, max (variance, built on the same idea, is in extra_ops.py).
 
 Each backward first puts the reduced axes back as size-1 axes (if keepdims was False), so the
 gradient broadcasts against the input: every input element that fed the result gets its share.
@@ -10,7 +10,7 @@ from ...backend import namespace
 from ..autograd import Function
 
 
-def _expand(xp, g, axes, keepdims):
+def expand_reduced(xp, g, axes, keepdims):
     """g with the reduced axes re-inserted as size 1, ready to broadcast against the input."""
     if keepdims:
         return g
@@ -32,7 +32,7 @@ class Sum(Function):
     def backward(self, g):
         xp = namespace(g)
         shape, axes, keepdims = self.saved
-        return (xp.broadcast_to(_expand(xp, g, axes, keepdims), shape),)
+        return (xp.broadcast_to(expand_reduced(xp, g, axes, keepdims), shape),)
 
 
 class Mean(Function):
@@ -49,7 +49,7 @@ class Mean(Function):
         shape, axes, keepdims = self.saved
         n = math.prod(shape[a] for a in axes)
         scale = 1.0 / n if n else math.nan       # an empty axis: nan forward, and no element to feed
-        return (xp.broadcast_to(_expand(xp, g, axes, keepdims) * scale, shape),)
+        return (xp.broadcast_to(expand_reduced(xp, g, axes, keepdims) * scale, shape),)
 
 
 class Max(Function):
@@ -69,26 +69,5 @@ class Max(Function):
         x, out, axes, keepdims = self.saved
         is_max = x == out
         count = xp.sum(xp.astype(is_max, g.dtype), axis=axes, keepdims=True)
-        share = _expand(xp, g, axes, keepdims) / count
+        share = expand_reduced(xp, g, axes, keepdims) / count
         return (xp.where(is_max, share, 0.0),)
-
-
-class Var(Function):
-    """variance over axes: sum((x - mean)^2) / (n - correction).
-    d/dx_i = 2 (x_i - mean) / (n - correction)   (the mean's own dependence on x_i sums to zero)."""
-
-    __slots__ = ()
-
-    def forward(self, x, axes, keepdims, correction):
-        xp = namespace(x)
-        centred = x - xp.mean(x, axis=axes, keepdims=True)
-        n = math.prod(x.shape[a] for a in axes)
-        # with no more elements than the correction, the variance is undefined: NaN, as PyTorch
-        inverse = 1.0 / (n - correction) if n > correction else math.nan
-        self.saved = (centred, axes, keepdims, 2.0 * inverse)
-        return xp.sum(centred * centred, axis=axes, keepdims=keepdims) * inverse
-
-    def backward(self, g):
-        xp = namespace(g)
-        centred, axes, keepdims, scale = self.saved
-        return (_expand(xp, g, axes, keepdims) * centred * scale,)

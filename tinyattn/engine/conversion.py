@@ -1,0 +1,78 @@
+"""A tensor converted: moved to another backend or cast to another dtype (x.to(...), x.float(),
+x.long()), or turned into Python values (x.item(), x.tolist(), float(x), int(x), bool(x)).
+
+PyTorch's `to` takes a device, a dtype, or both, by position or keyword; here a backend name
+stands for the device ("numpy", "cupy", "array_api_strict", or PyTorch's "cpu" and "cuda").
+A move copies the values through host memory and starts a new leaf; a dtype change is the
+Cast primitive, so gradients flow back through it (only to floating dtypes, as in PyTorch).
+"""
+from ..backend import DTYPE_NAMES, get_backend
+from .dtypes import FLOAT_DTYPES
+from .ops.elementwise import Cast
+
+
+def to(x, target=None, dtype=None):
+    """This tensor on another backend ("numpy", "cupy", "array_api_strict") or with another
+    dtype: `x.to("cupy")`, `x.to("float64")`, `x.to("cupy", dtype="float64")`.
+    A backend move makes a new leaf (keeping requires_grad); a dtype change is differentiable."""
+    if target in DTYPE_NAMES:
+        target, dtype = None, target
+    if dtype is not None and dtype not in DTYPE_NAMES:
+        raise TypeError(f"to: unknown dtype {dtype!r}; tinyattn knows {', '.join(DTYPE_NAMES)}")
+    if isinstance(target, str):
+        try:
+            get_backend(target)
+        except ValueError:
+            raise ValueError(f"to: {target!r} is neither a backend (numpy, cupy, array_api_strict, "
+                             f"cpu, cuda) nor a dtype ({', '.join(DTYPE_NAMES)})") from None
+    out = x
+    if target is not None and get_backend(target) is not x.backend:
+        moved = get_backend(target).asarray(x.backend.to_numpy(x.data))
+        out = x._make(moved, x.requires_grad, None)
+    if dtype is not None and dtype != out.dtype:
+        if dtype not in FLOAT_DTYPES:       # integers carry no gradient (as in PyTorch)
+            out = out.detach()
+        out = Cast.apply(out, dtype=out.backend.dtypes[dtype])
+    return out
+
+
+def to_float32(x):
+    """x.float(), PyTorch's shorthand for x.to(dtype="float32")."""
+    return x.to(dtype="float32")
+
+
+def to_float64(x):
+    """x.double(): x.to(dtype="float64"), the dtype gradient checks run in."""
+    return x.to(dtype="float64")
+
+
+def to_int64(x):
+    """x.long(): x.to(dtype="int64"), the dtype of token ids and class targets."""
+    return x.to(dtype="int64")
+
+
+def item(x):
+    """The value of a one-element tensor as a Python number."""
+    if x.numel() != 1:
+        raise ValueError(f"item: only a one-element tensor has a single value; shape is {x.shape}")
+    return x.numpy().reshape(-1)[0].item()
+
+
+def tolist(x):
+    """The values as (nested) Python lists of Python numbers."""
+    return x.numpy().tolist()
+
+
+def python_float(x):
+    """float(x), for a one-element tensor."""
+    return float(item(x))
+
+
+def python_int(x):
+    """int(x), for a one-element tensor."""
+    return int(item(x))
+
+
+def python_bool(x):
+    """bool(x) (and `if x:`), for a one-element tensor."""
+    return bool(item(x))

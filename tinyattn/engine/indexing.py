@@ -1,0 +1,138 @@
+"""Reading an index key as NumPy and PyTorch do: x[1:3], x[..., -1], x[None], x[i, j], x[idx].
+
+The primitives in ops/index.py take one explicit form, a basic index with an entry per axis or
+checked integer arrays; this module turns what users write into it. It also makes the backends
+agree: the array API standard leaves slices past the end and short keys unspecified (NumPy clamps
+them, array_api_strict refuses them), and CuPy wraps an index out of range around instead of
+raising, so the key is resolved and checked here, once, for every backend.
+"""
+import math
+import operator
+
+from .arguments import is_tensor
+from .ops.index import Gather, GetItem
+
+
+def basic_key(key, shape):
+    """A basic index (a tuple from `scalars_as_ints`) made explicit for an array of `shape`: one
+    entry per axis (plus any None), each slice clamped to its axis, each integer checked.
+
+    NumPy and PyTorch let `x[1:3]` mean `x[1:3, ...]` and clamp slices that run past the end
+    (`idx[:, -block_size:]` on a shorter sequence); the array API standard leaves both
+    unspecified, and array_api_strict refuses them, so they are resolved here, once, for every
+    backend.
+    """
+    consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if consumed > len(shape) or sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError(f"indexing: index {key} does not fit a tensor of shape {shape}")
+    explicit, axis = [], 0
+    for k in key:
+        if k is Ellipsis:
+            explicit += [slice(None)] * (len(shape) - consumed)
+            axis += len(shape) - consumed
+        elif k is None:
+            explicit.append(None)
+        elif isinstance(k, slice):
+            explicit.append(_clamp(k, shape[axis]))
+            axis += 1
+        else:
+            n = shape[axis]
+            if not -n <= k < n:
+                raise IndexError(f"indexing: index {k} is out of range for axis {axis} of size {n} "
+                                 f"(tensor of shape {shape})")
+            explicit.append(k)
+            axis += 1
+    return tuple(explicit) + (slice(None),) * (len(shape) - axis)
+
+
+def _clamp(s, n):
+    """slice s on an axis of size n, with its bounds inside the axis (the same elements)."""
+    start, stop, step = s.indices(n)
+    if len(range(start, stop, step)) == 0:
+        return slice(0, 0, 1)
+    return slice(start, stop if stop >= 0 else None, step)     # stop -1 with step < 0: "past 0"
+
+
+def scalars_as_ints(key):
+    """key as a tuple in which every scalar entry is a Python int: a 0-d integer tensor or a NumPy
+    integer means the same as the int, as in PyTorch (x[i, :] with i from argmax). A float or a
+    bool is refused: int() would silently turn x[1.5] into x[1]."""
+    out = []
+    for k in key if isinstance(key, tuple) else (key,):
+        if k is None or k is Ellipsis or isinstance(k, (slice, list)) or getattr(k, "ndim", 0) > 0:
+            out.append(k)                   # not a scalar: basic_key or the index arrays take it
+            continue
+        scalar = k.data if is_tensor(k) else k
+        try:
+            if isinstance(scalar, bool):    # an int to Python, but x[True] means a new axis to NumPy
+                raise TypeError
+            out.append(operator.index(scalar))  # ints, NumPy integers, 0-d integer arrays of any backend
+        except TypeError:
+            raise IndexError(f"indexing: {k!r} is not a valid index; indices are integers, slices, "
+                             "None, ... and integer tensors (or a boolean mask, to write)") from None
+    return tuple(out)
+
+
+def is_index_array(k):
+    """True for an integer-array index (a tensor, a list, an array); False for ints, slices, None."""
+    return isinstance(k, list) or (hasattr(k, "dtype") and hasattr(k, "shape"))
+
+
+def getitem(x, key):
+    """x[key]: basic indexing, or a gather when the key is integer arrays on leading axes:
+    x[idx] picks rows, x[i, j] picks elements (x[i[n], j[n]]), as in NumPy and PyTorch."""
+    parts = scalars_as_ints(key)
+    if not any(is_index_array(k) for k in parts):
+        return GetItem.apply(x, index=basic_key(parts, x.shape))
+    return gather(x, checked_arrays(x, parts))
+
+
+def checked_arrays(x, parts):
+    """The checked backend arrays of a key made only of integer arrays, one per leading axis."""
+    if not all(is_index_array(k) for k in parts):
+        raise IndexError("indexing: mixing slices and integer arrays in one index is not supported; "
+                         "index in two steps, or use tinyattn.take(x, index, axis)")
+    if len(parts) > x.ndim:
+        raise IndexError(f"indexing: {len(parts)} index arrays for a tensor of shape {x.shape}")
+    return [index_array(x, k, axis) for axis, k in enumerate(parts)]
+
+
+def index_array(x, k, axis):
+    """An integer index into axis `axis` of x, as a backend array: checked, negatives wrapped.
+
+    Checked here because CuPy would not raise on an index out of range: it wraps around."""
+    backend = x.backend
+    k = array_of(x, k)
+    kind = backend.dtype_names.get(k.dtype, str(k.dtype))
+    if not kind.startswith(("int", "uint")):
+        raise IndexError(f"indexing: index arrays must hold integers, got {kind}")
+    n, xp = x.shape[axis], backend.xp
+    if math.prod(k.shape) > 0:
+        low, high = int(xp.min(k)), int(xp.max(k))
+        if low < -n or high >= n:
+            bad = low if low < -n else high
+            raise IndexError(f"indexing: index {bad} is out of range for axis {axis} of size {n} "
+                             f"(tensor of shape {x.shape})")
+        if low < 0:
+            k = xp.where(k < 0, k + n, k)
+    return k
+
+
+def array_of(x, k):
+    """An index (a tensor, a list, an array) as an array of x's backend, where a tensor must live."""
+    if not is_tensor(k):
+        return x.backend.asarray(k)
+    if k.backend is not x.backend:
+        raise TypeError(f"indexing: the tensor lives on backend {x.backend.name!r}, the index on "
+                        f"{k.backend.name!r}; move one with `.to(...)`")
+    return k.data
+
+
+def gather(x, index_arrays):
+    """x[i0, i1, ...] for checked integer arrays on the leading axes: merge those axes into one
+    and pick its rows with a single Gather, so the backward is a single scatter-add."""
+    flat = index_arrays[0]
+    for axis in range(1, len(index_arrays)):           # row-major position in the merged axes
+        flat = flat * x.shape[axis] + index_arrays[axis]
+    merged = x if len(index_arrays) == 1 else x.reshape((-1,) + x.shape[len(index_arrays):])
+    return Gather.apply(merged, index=flat)
