@@ -159,3 +159,14 @@ def test_data_that_is_not_numeric_is_refused_when_made(data):
     # it used to build a tensor of objects, which failed later on repr or in an op
     with pytest.raises(TypeError, match="tensor: cannot make a numeric array"):
         tinyattn.tensor(data)
+
+
+def test_a_function_decorated_with_no_grad_may_call_itself():
+    """Each call restores the mode it found, so the outer call's exit restores grad mode on."""
+    @tinyattn.no_grad()
+    def depth(n):
+        assert not tinyattn.is_grad_enabled()
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3
+    assert tinyattn.is_grad_enabled()

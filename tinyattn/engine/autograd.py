@@ -24,14 +24,16 @@ class _GradMode(contextlib.ContextDecorator):
 
     def __init__(self, enabled):
         self.enabled = enabled
+        self.previous = []      # a stack: a function decorated with @no_grad() may call itself
 
     def __enter__(self):
         global _grad_enabled
-        self.previous, _grad_enabled = _grad_enabled, self.enabled
+        self.previous.append(_grad_enabled)
+        _grad_enabled = self.enabled
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self.previous
+        _grad_enabled = self.previous.pop()
 
 
 def no_grad():
