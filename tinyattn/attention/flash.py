@@ -32,6 +32,7 @@ from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
 from ..engine.tensor import Tensor
 from .masks import checked_mask
+from .softmax_backward import softmax_backward
 
 
 def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, block_size=128):
@@ -140,9 +141,8 @@ class FlashAttention(Function):
                     s = xp.where(allowed, s, lowest)           # exp(lowest) = 0: masked P is 0
                 p = xp.exp(s)                                  # the forward's weights, recomputed
                 dv += xp.matmul(swap_last(xp, p), g_tile)
-                ds = xp.matmul(g_tile, swap_last(xp, v_tile))  # dP, then dS = P * (dP - D)
-                ds -= delta[..., qs, :]
-                ds *= p
+                dp = xp.matmul(g_tile, swap_last(xp, v_tile))  # dP; P's row sums of P * dP are D
+                ds = softmax_backward(p, dp, total=delta[..., qs, :])   # dS = P * (dP - D)
                 dq[..., qs, :] += xp.matmul(ds, k_tile) * scale
                 dk += xp.matmul(swap_last(xp, ds), q_tile)     # q_tile already carries the scale
             dks.append(unbroadcast(xp, dk, k.shape[:-2] + dk.shape[-2:]))

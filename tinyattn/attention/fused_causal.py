@@ -27,6 +27,7 @@ from ..backend import backend_of, namespace
 from ..engine.autograd import Function
 from ..engine.ops.matmul import swap_last
 from ..kernels.cache_blocking import row_chunks
+from .softmax_backward import softmax_backward
 
 
 class CausalSelfAttention(Function):
@@ -77,9 +78,9 @@ class CausalSelfAttention(Function):
         for b, wb in zip(blocks, w):
             gb = gy[b, ...]
             dqkv[2, b, ...] = xp.matmul(wb, gb)                               # dv
-            ds = xp.matmul(v[b, ...], swap_last(xp, gb))                      # (dL/dw)^T, then (dL/ds)^T
-            ds -= xp.matmul(ones, ds * wb)
-            ds *= wb
+            dw = xp.matmul(v[b, ...], swap_last(xp, gb))                      # (dL/dw)^T
+            # the softmax ran down columns: its sums too, as a product with a row of ones
+            ds = softmax_backward(wb, dw, axis=-2, total=xp.matmul(ones, dw * wb))   # (dL/ds)^T
             dqkv[0, b, ...] = xp.matmul(swap_last(xp, ds), k[b, ...] * scale)  # dq
             dqkv[1, b, ...] = xp.matmul(ds, q[b, ...] * scale)                 # dk
         return (xp.reshape(xp.permute_dims(dqkv, (1, 3, 0, 2, 4)), (batch, time, 3 * heads * head_dim)),)

@@ -27,7 +27,7 @@ of scores lies outside the band: the price of plain batched matmuls. GPU kernels
 
 One Function, not a composition of Tensor ops: the composition (concat, reshape, where, softmax,
 matmul) would also be O(TW), but several of its nodes would each keep a (B, H, n, W, 2W) array;
-this node keeps the weights w and the blocked q, k, v. Its backward is fused_attention.py's,
+this node keeps the weights w and the blocked q, k, v. Its backward is fused_causal.py's,
 per block, with g = dL/dy in blocks:
     dL/dv = w^T g,   dL/ds = w * (g v^T - sum_j w_j (g v^T)_j) * scale,
     dL/dq = dL/ds k,   dL/dk = dL/ds^T q
@@ -40,6 +40,7 @@ from ..engine.autograd import Function, check_same_backend
 from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
 from ..engine.tensor import Tensor
+from .softmax_backward import softmax_backward
 
 
 def window_attention(query, key, value, window, scale=None, mask=None):
@@ -111,9 +112,7 @@ class WindowAttention(Function):
         if self.needs_grad[2]:
             dv = _fold(unbroadcast(xp, xp.matmul(swap_last(xp, w), gb), vb.shape), t)
         if self.needs_grad[0] or self.needs_grad[1]:
-            ds = xp.matmul(gb, swap_last(xp, vb))                   # dL/dw, then dL/ds
-            ds -= xp.sum(ds * w, axis=-1, keepdims=True)
-            ds *= w
+            ds = softmax_backward(w, xp.matmul(gb, swap_last(xp, vb)))  # dL/ds from dL/dw
             ds *= scale
             if self.needs_grad[0]:
                 dq = _unblock(unbroadcast(xp, xp.matmul(ds, kb), qb.shape), t)
