@@ -19,15 +19,29 @@ all rows at once: the column max is 3x faster here. Sums down columns are a prod
 ones row, (1, T_k) @ (T_k, T_q), faster still. The matrix products take the transposes as
 views, for free.
 
-Blocks: the work runs a few batch entries at a time (blocks.py), so that one block's scores
-and the temporaries made from them stay in cache (at B=16, H=8, T=128 the whole score array is
-8 MB; one batch entry's is 512 KB).
+Chunks: the work runs a few batch entries at a time (kernels/cache_blocking.py's row_chunks),
+so that one chunk's scores and the temporaries made from them stay in cache (at B=16, H=8,
+T=128 the whole score array is 8 MB; one batch entry's is 512 KB).
+
+MultiHeadAttention calls `fused_self_attention`, which adds the causal mask as a cached bias.
 """
+import math
+
 from ..backend import backend_of, namespace
 from ..engine.autograd import Function
 from ..engine.ops.matmul import swap_last
 from ..kernels.cache_blocking import row_chunks
+from .masks import causal_allowed, masked_fill_value
 from .softmax_backward import softmax_backward
+
+
+def fused_self_attention(qkv, num_heads, is_causal):
+    """qkv Tensor (B, T, 3C) = [q | k | v] -> (B, T, C): self-attention over num_heads heads,
+    causal or not, scale 1 / sqrt(C / H), as one CausalSelfAttention node."""
+    time, head_dim = qkv.shape[1], qkv.shape[2] // (3 * num_heads)
+    return CausalSelfAttention.apply(qkv, num_heads=num_heads,
+                                     bias_t=_causal_bias(time, qkv) if is_causal else None,
+                                     scale=1.0 / math.sqrt(head_dim))
 
 
 class CausalSelfAttention(Function):
@@ -84,3 +98,22 @@ class CausalSelfAttention(Function):
             dqkv[0, b, ...] = xp.matmul(swap_last(xp, ds), k[b, ...] * scale)  # dq
             dqkv[1, b, ...] = xp.matmul(ds, q[b, ...] * scale)                 # dk
         return (xp.reshape(xp.permute_dims(dqkv, (1, 3, 0, 2, 4)), (batch, time, 3 * heads * head_dim)),)
+
+
+_bias_cache = {}      # (dtype, backend) -> the bias of the longest length asked for so far
+
+
+def _causal_bias(time, like):
+    """(T_k, T_q) array to add to the transposed scores k q^T (the layout CausalSelfAttention
+    works in): 0 where the key's position is at most the query's, masked_fill_value where the
+    key comes after the query. One array per dtype and backend (those of the Tensor `like`),
+    reused every step; a shorter length takes its top-left corner (the same rule), so memory
+    stays that of the longest length."""
+    key = (like.dtype, like.backend.name)
+    bias = _bias_cache.get(key)
+    if bias is None or bias.shape[0] < time:
+        backend, dtype = like.backend, like.data.dtype
+        allowed_t = backend.xp.permute_dims(causal_allowed(backend, time, time), (1, 0))   # (T_k, T_q)
+        bias = _bias_cache[key] = backend.xp.where(allowed_t, backend.zeros((time, time), dtype),
+                                                   masked_fill_value(dtype, backend.xp))
+    return bias[:time, :time]

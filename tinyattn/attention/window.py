@@ -40,6 +40,8 @@ from ..engine.autograd import Function, check_same_backend
 from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
 from ..engine.tensor import Tensor
+from .checks import check_qkv
+from .masks import masked_fill_value
 from .softmax_backward import softmax_backward
 
 
@@ -55,18 +57,13 @@ def window_attention(query, key, value, window, scale=None, mask=None):
     Equals scaled_dot_product_attention(query, key, value, mask & sliding_window_mask(T, window))
     at cost O(T * window) instead of O(T^2).
     """
+    check_qkv("window_attention", query, key, value, same_length=True)
     t, d = query.shape[-2], query.shape[-1]
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise ValueError(f"window_attention: window must be an integer >= 1 (the query itself "
                          f"and window - 1 keys before it), got {window!r}")
     if t == 0:
         raise ValueError(f"window_attention: the sequence is empty: query {query.shape}")
-    if key.shape[-2] != t or value.shape[-2] != t:
-        raise ValueError(f"window_attention: query {query.shape}, key {key.shape} and value "
-                         f"{value.shape} must have the same length T (self-attention: T_q == T_k)")
-    if key.shape[-1] != d:
-        raise ValueError(f"window_attention: query {query.shape} and key {key.shape} must share "
-                         f"the width D: {d} != {key.shape[-1]}")
     keep = _key_mask(mask, query)
     broadcast_shape("window_attention (leading axes of query, key, value, mask)",
                     query.shape[:-2], key.shape[:-2], value.shape[:-2],
@@ -95,7 +92,7 @@ class WindowAttention(Function):
         allowed = _allowed(backend_of(q), keep, t, window, pad)     # (..., n, W, 2W)
         scores = xp.matmul(qb, swap_last(xp, kb))                   # (..., n, W, 2W)
         scores *= scale
-        scores = xp.where(allowed, scores, float(xp.finfo(scores.dtype).min))
+        scores = xp.where(allowed, scores, masked_fill_value(scores.dtype, xp))
         scores -= xp.max(scores, axis=-1, keepdims=True)
         w = xp.where(allowed, xp.exp(scores), 0.0)
         total = xp.sum(w, axis=-1, keepdims=True)                   # >= 1 unless nothing is allowed

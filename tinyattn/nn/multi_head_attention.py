@@ -21,12 +21,10 @@ How the attention itself is computed is a choice (`attention=`): the readable
 scaled_dot_product_attention ("standard"), flash_attention ("flash": the same numbers, in memory
 linear in T), or window_attention ("window": each token sees only the last W, at cost T * W).
 """
-import math
-
 from .. import functional as F
 from ..attention.flash import flash_attention
-from ..attention.fused_causal import CausalSelfAttention
-from ..attention.masks import causal_mask, sliding_window_mask
+from ..attention.fused_causal import fused_self_attention
+from ..attention.masks import sliding_window_mask
 from ..attention.reference import scaled_dot_product_attention
 from ..attention.window import window_attention
 from ..engine.tensor_functions import concat
@@ -183,11 +181,7 @@ class MultiHeadAttention(Module):
         weight = concat([p.weight for p in parts], axis=0)                      # (3C, C)
         bias = concat([p.bias for p in parts], axis=0) if self.q_proj.bias is not None else None
         qkv = F.linear(x, weight, bias)                                          # (B, T, 3C)
-        time = x.shape[1]
-        out = CausalSelfAttention.apply(qkv, num_heads=self.num_heads,
-                                        bias_t=_causal_bias(time, x) if is_causal else None,
-                                        scale=1.0 / math.sqrt(self.head_dim))
-        return self.out_proj(out)
+        return self.out_proj(fused_self_attention(qkv, self.num_heads, is_causal))
 
     def _split_heads(self, x, heads):
         """(B, T, heads * head_dim) -> (B, heads, T, head_dim)."""
@@ -219,23 +213,4 @@ def _check_attention(attention, window, dropout):
     if attention != "standard" and dropout:
         raise ValueError(f"MultiHeadAttention: attention={attention!r} never forms the weights, so it "
                          f"cannot drop them: use dropout=0.0, or attention='standard' (got {dropout})")
-
-
-_bias_cache = {}      # (dtype, backend) -> the bias of the longest length asked for so far
-
-
-def _causal_bias(time, like):
-    """(T_k, T_q) array to add to the transposed scores k q^T (the layout fused_attention.py
-    works in): 0 where key <= query, the most negative finite number where the key comes after
-    the query. One array per dtype and backend, reused every step; a shorter length takes its
-    top-left corner (the same rule), so memory stays that of the longest length."""
-    key = (like.dtype, like.backend.name)
-    bias = _bias_cache.get(key)
-    if bias is None or bias.shape[0] < time:
-        backend = like.backend
-        most_negative = float(backend.xp.finfo(like.data.dtype).min)
-        allowed = backend.xp.permute_dims(causal_mask(time, backend=backend).data, (1, 0))
-        zeros = backend.zeros((time, time), like.data.dtype)
-        bias = _bias_cache[key] = backend.xp.where(allowed, zeros, most_negative)
-    return bias[:time, :time]
 
