@@ -113,9 +113,9 @@ def test_each_choice_calls_its_own_function_and_only_standard_fuses(monkeypatch)
     nn.MultiHeadAttention(8, 4, attention="flash")(x, is_causal=True)
     nn.MultiHeadAttention(8, 4, attention="window", window=2)(x, is_causal=True)
     assert flash_calls == ["flash_attention"] and window_calls == ["window_attention"]
-    assert nn.MultiHeadAttention(8, 4)._can_fuse(None, True, False, None, None)
+    assert nn.MultiHeadAttention(8, 4)._fused_path_applies(None, True, False, None, None)
     for options in (dict(attention="flash"), dict(attention="window", window=2)):
-        assert not nn.MultiHeadAttention(8, 4, **options)._can_fuse(None, True, False, None, None)
+        assert not nn.MultiHeadAttention(8, 4, **options)._fused_path_applies(None, True, False, None, None)
 
 
 def _gpt(**options):

@@ -46,8 +46,8 @@ def test_fused_self_attention_passes_gradcheck(backend):
 
 def test_dropout_in_training_takes_the_readable_path():
     module = nn.MultiHeadAttention(8, 2, dropout=0.5)
-    assert not module._can_fuse(None, True, False, None, None)
-    assert module.eval()._can_fuse(None, True, False, None, None)
+    assert not module._fused_path_applies(None, True, False, None, None)
+    assert module.eval()._fused_path_applies(None, True, False, None, None)
 
 
 def test_the_causal_bias_is_kept_once_per_dtype_and_backend_at_the_longest_length(backend):

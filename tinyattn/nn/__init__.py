@@ -1,4 +1,5 @@
 """tinyattn.nn: modules with PyTorch's names, from Linear to GPT."""
+from .gpt import GPT, DecoderBlock
 from .layers import (
     GELU,
     CrossEntropyLoss,
@@ -19,4 +20,4 @@ from .positional import (
     SinusoidalPositionalEncoding,
     sinusoidal_table,
 )
-from .transformer import GPT, Transformer, TransformerDecoderLayer, TransformerEncoderLayer
+from .transformer import Transformer, TransformerDecoderLayer, TransformerEncoderLayer
