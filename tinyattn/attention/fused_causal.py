@@ -9,7 +9,7 @@ needs and updates its temporaries in place. Tests prove the two equal.
 Notation: q, k, v (B, H, T, D), s = q k^T * scale, w = softmax(s) (masked), y = w v.
 Backward, with g = dL/dy:
     dL/dv = w^T g,   dL/dw = g v^T,
-    dL/ds = w * (dL/dw - sum_j w_j dL/dw_j)       (softmax's backward, row by row)
+    dL/ds = w * (dL/dw - sum_j w_j dL/dw_j)       (softmax's backward: softmax_backward.py)
     dL/dq = dL/ds k * scale,   dL/dk = dL/ds^T q * scale
 
 Layout: the scores are computed and kept *transposed*, s^T = k q^T (B, H, T_k, T_q), so each
@@ -66,9 +66,9 @@ class CausalSelfAttention(Function):
         ones = backend.ones((1, time), qkv.dtype)                             # sums down columns
         y = xp.empty((batch, num_heads, time, head_dim), dtype=qkv.dtype, **backend.place)
 
-        blocks = row_chunks(batch, num_heads * time * time, backend.chunk_elements)
-        w = []                                             # w^T of each block, kept for backward
-        for b in blocks:
+        chunks = row_chunks(batch, num_heads * time * time, backend.chunk_elements)
+        w = []                                             # w^T of each chunk, kept for backward
+        for b in chunks:
             # the scale goes on q (T x D numbers) rather than on the scores (T x T)
             s = xp.matmul(k[b, ...], swap_last(xp, q[b, ...] * scale))        # s^T (b, H, T_k, T_q)
             if bias_t is not None:
@@ -78,18 +78,18 @@ class CausalSelfAttention(Function):
             s *= 1.0 / xp.matmul(ones, s)                                     # columns sum to 1
             w.append(s)
             y[b, ...] = xp.matmul(swap_last(xp, s), v[b, ...])                # (b, H, T, D)
-        self.saved = (q, k, v, blocks, w, ones, scale)
+        self.saved = (q, k, v, chunks, w, ones, scale)
         return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (batch, time, width))
 
     def backward(self, g):
-        q, k, v, blocks, w, ones, scale = self.saved                          # w: blocks of w^T
+        q, k, v, chunks, w, ones, scale = self.saved                          # w: chunks of w^T
         xp = namespace(g)
         batch, heads, time, head_dim = q.shape
         gy = xp.permute_dims(xp.reshape(g, (batch, time, heads, head_dim)), (0, 2, 1, 3))
         backend = backend_of(g)
         dqkv = xp.empty((3, batch, heads, time, head_dim), dtype=g.dtype, **backend.place)
 
-        for b, wb in zip(blocks, w):
+        for b, wb in zip(chunks, w):
             gb = gy[b, ...]
             dqkv[2, b, ...] = xp.matmul(wb, gb)                               # dv
             dw = xp.matmul(v[b, ...], swap_last(xp, gb))                      # (dL/dw)^T
