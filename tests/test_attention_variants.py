@@ -107,16 +107,15 @@ def _counting(monkeypatch, name):
 
 
 def test_each_choice_calls_its_own_function_and_only_standard_fuses(monkeypatch):
-    with tinyattn.reference_mode(False):      # when the fused path is taken
-        flash_calls = _counting(monkeypatch, "flash_attention")
-        window_calls = _counting(monkeypatch, "window_attention")
-        x = tinyattn.randn(1, 4, 8)
-        nn.MultiHeadAttention(8, 4, attention="flash")(x, is_causal=True)
-        nn.MultiHeadAttention(8, 4, attention="window", window=2)(x, is_causal=True)
-        assert flash_calls == ["flash_attention"] and window_calls == ["window_attention"]
-        assert nn.MultiHeadAttention(8, 4)._can_fuse(None, True, False, None, None)
-        for options in (dict(attention="flash"), dict(attention="window", window=2)):
-            assert not nn.MultiHeadAttention(8, 4, **options)._can_fuse(None, True, False, None, None)
+    flash_calls = _counting(monkeypatch, "flash_attention")
+    window_calls = _counting(monkeypatch, "window_attention")
+    x = tinyattn.randn(1, 4, 8)
+    nn.MultiHeadAttention(8, 4, attention="flash")(x, is_causal=True)
+    nn.MultiHeadAttention(8, 4, attention="window", window=2)(x, is_causal=True)
+    assert flash_calls == ["flash_attention"] and window_calls == ["window_attention"]
+    assert nn.MultiHeadAttention(8, 4)._fused_path_applies(None, True, False, None, None)
+    for options in (dict(attention="flash"), dict(attention="window", window=2)):
+        assert not nn.MultiHeadAttention(8, 4, **options)._fused_path_applies(None, True, False, None, None)
 
 
 def _gpt(**options):

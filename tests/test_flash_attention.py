@@ -7,7 +7,7 @@ import pytest
 
 import tinyattn
 from tinyattn.attention import scaled_dot_product_attention
-from tinyattn.attention.flash import _key_blocks, flash_attention
+from tinyattn.attention.flash import _key_tiles, flash_attention
 from tinyattn.attention.masks import causal_mask, padding_mask
 
 # Both compute the same softmax(q k^T s) v in the same precision; flash attention only sums in
@@ -134,7 +134,7 @@ def test_saves_nothing_of_size_t_by_t(backend, mask, is_causal):
 
 def test_causal_skips_the_tiles_above_the_diagonal():
     # 4 x 4 tiles of 16: a causal query block i visits key blocks 0..i, 10 tiles instead of 16
-    visited = [len(_key_blocks(slice(q0, q0 + 16), 64, 64, 16, True)) for q0 in range(0, 64, 16)]
+    visited = [len(_key_tiles(slice(q0, q0 + 16), 64, 64, 16, True)) for q0 in range(0, 64, 16)]
     assert visited == [1, 2, 3, 4]
 
 

@@ -36,8 +36,7 @@ def test_fused_self_attention_equals_the_readable_path(backend, is_causal, bias)
 
 
 def test_fused_self_attention_passes_gradcheck(backend):
-    from tinyattn.attention.fused_causal import CausalSelfAttention
-    from tinyattn.nn.multi_head_attention import _causal_bias
+    from tinyattn.attention.fused_causal import CausalSelfAttention, _causal_bias
 
     qkv = tinyattn.randn(2, 4, 12, dtype="float64", requires_grad=True)
     bias = _causal_bias(4, qkv)
@@ -46,16 +45,15 @@ def test_fused_self_attention_passes_gradcheck(backend):
 
 
 def test_dropout_in_training_takes_the_readable_path():
-    with tinyattn.reference_mode(False):      # when the fused path is taken
-        module = nn.MultiHeadAttention(8, 2, dropout=0.5)
-        assert not module._can_fuse(None, True, False, None, None)
-        assert module.eval()._can_fuse(None, True, False, None, None)
+    module = nn.MultiHeadAttention(8, 2, dropout=0.5)
+    assert not module._fused_path_applies(None, True, False, None, None)
+    assert module.eval()._fused_path_applies(None, True, False, None, None)
 
 
 def test_the_causal_bias_is_kept_once_per_dtype_and_backend_at_the_longest_length(backend):
     with tinyattn.reference_mode(False):      # the fused path's causal bias
         # one array per length would grow without bound as lengths vary (generation without a cache)
-        from tinyattn.nn import multi_head_attention as attention_module
+        from tinyattn.attention import fused_causal as attention_module
         attention_module._bias_cache.clear()
         mha = nn.MultiHeadAttention(8, 2, dtype="float64")
         for t in (5, 3, 8, 2):

@@ -179,9 +179,8 @@ def test_key_and_value_projections_shrink_to_the_kv_heads():
 
 
 def test_only_standard_attention_takes_the_fused_path():
-    with tinyattn.reference_mode(False):      # when the fused path is taken
-        assert nn.MultiHeadAttention(8, 4)._can_fuse(None, True, False, None, None)
-        assert not nn.MultiHeadAttention(8, 4, num_kv_heads=2)._can_fuse(None, True, False, None, None)
+    assert nn.MultiHeadAttention(8, 4)._fused_path_applies(None, True, False, None, None)
+    assert not nn.MultiHeadAttention(8, 4, num_kv_heads=2)._fused_path_applies(None, True, False, None, None)
 
 
 @pytest.mark.parametrize("num_kv_heads", [3, 0, 8])

@@ -8,6 +8,7 @@ model: one position of work instead of the whole prefix. That cache is the memor
 decoding: 2 * num_layers * B * num_kv_heads * T * head_dim numbers (kv_cache_bytes measures it),
 which grouped-query attention shrinks by num_heads / num_kv_heads.
 """
+from .attention.kv_cache import DecoderLayerCache, KVCache
 from .backend import get_backend
 from .engine.autograd import no_grad
 from .engine.tensor import Tensor
@@ -41,11 +42,14 @@ def pick_next(logits, greedy=False, temperature=1.0, top_k=None):
 
 
 def kv_cache_bytes(cache):
-    """Bytes held by the keys and values of a decoding cache: a MultiHeadAttention's dict, or a
-    model's list with one dict per layer (a Transformer decoder's split into "self" and "cross")."""
+    """Bytes held by the keys and values of a decoding cache: one layer's (a KVCache, or a
+    Transformer decoder layer's DecoderLayerCache), or a model's list with one per layer.
+    (Plain dicts and lists of them, holding tensors, are counted too.)"""
+    if isinstance(cache, (KVCache, DecoderLayerCache)):
+        return cache.nbytes()
     if isinstance(cache, Tensor):
         return cache.numel() * (cache.backend.xp.finfo(cache.data.dtype).bits // 8)
-    if isinstance(cache, (list, dict)):
+    if isinstance(cache, (list, tuple, dict)):
         return sum(kv_cache_bytes(part) for part in (cache.values() if isinstance(cache, dict) else cache))
     return 0
 

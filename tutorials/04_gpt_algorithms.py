@@ -131,8 +131,8 @@ for name, task in TASKS.items():
 # these tasks just as well, and on the NumPy engine a step costs about half as much as with
 # the exact GELU, whose erf NumPy lacks (tinyattn builds it from a dozen array operations).
 #
-# **Causal masking** is what makes this a language model. Every block's self-attention is
-# called with `is_causal=True`: position t may attend to positions 1..t and never to a later
+# **Causal masking** is what makes this a language model. Every block (`nn.DecoderBlock`) calls
+# its self-attention with `is_causal=True`: position t may attend to positions 1..t and never to a later
 # one. So one forward pass over a training sequence of length T gives T honest next-token
 # predictions at once, none of which could peek at the token it has to predict; and at test
 # time, when the later tokens do not exist yet, the model computes exactly what it computed
@@ -320,7 +320,7 @@ def self_attention_maps(model, sequence):
         for block in model.blocks:
             _, weights = block.self_attn(block.norm1(x), is_causal=True, need_weights=True)
             maps.append(weights[0])
-            x = block(x, is_causal=True)
+            x = block(x)                                    # a DecoderBlock: always causal
     model.train()
     return maps
 

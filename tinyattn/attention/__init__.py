@@ -1,11 +1,22 @@
-"""Attention: scaled dot-product attention, the masks it takes, and its faster variants.
+"""Attention: scaled dot-product attention, the masks it takes, its faster variants, the cache.
 
-Read reference.py first: attention as a composition of primitives, the code every variant is
-tested against. Then masks.py (which query may see which key, as pictures), fused_causal.py
-(the same causal self-attention as one node, the default while training), flash.py (the same
-numbers in memory linear in T), window.py (a different, local attention at cost T x W).
+Read scaled_dot_product.py first: attention as a composition of primitives, the code every
+variant is tested against. Then, in this order:
+
+    scaled_dot_product.py  softmax(q k^T / sqrt(d) + mask) v, from the engine's primitives
+    masks.py             which query may see which key, as pictures: causal, padding, sliding
+                         window; where queries and keys sit (positions); the fill for hidden scores
+    checks.py            the errors every attention function raises for a bad query, key or value
+    softmax_backward.py  softmax's backward, the one line each hand-written backward below shares
+    fused_causal.py      the same causal self-attention as one node, the default while training
+    flash.py             the same numbers tile by tile, in memory linear in T
+    window.py            a different, local attention: each query sees the last W keys, cost T x W
+    kv_cache.py          KVCache: the keys and values a layer keeps between decoding steps
+
+nn/multi_head_attention.py puts these to work: it splits the width into heads and picks the path.
 """
 from .flash import flash_attention
+from .kv_cache import DecoderLayerCache, KVCache
 from .masks import causal_mask, padding_mask, sliding_window_mask
-from .reference import scaled_dot_product_attention
+from .scaled_dot_product import scaled_dot_product_attention
 from .window import window_attention

@@ -5,17 +5,17 @@ the weights softmax(s), both (..., T_q, T_k), and keeps them for backward. Every
 attention grows like T (q, k, v, the output are (..., T, D)); these grow like T^2. At T = 4096
 with 8 sequences of 12 heads that is 8 * 12 * 4096^2 float32 numbers: 6.4 GB per matrix.
 
-Here keys are visited in blocks, and the softmax is computed *online*: each query row keeps a
+Here keys are visited in tiles (groups of rows), and the softmax is computed *online*: each query row keeps a
 running max m (`row_max`), a running sum l = sum_j exp(s_j - m) (`row_sum`) and a running
-output acc = sum_j exp(s_j - m) v_j. A new block of scores s_B updates them, rescaling the old
+output acc = sum_j exp(s_j - m) v_j. A new tile of scores s_B updates them, rescaling the old
 sums when the max grows (every old term was measured against the old max):
 
     m'   = max(m, max_j s_Bj)
     l'   = exp(m - m') l   + sum_j exp(s_Bj - m')
     acc' = exp(m - m') acc + sum_j exp(s_Bj - m') v_j          and at the end  out = acc / l
 
-which is exactly softmax(s) v, one block at a time. Queries are blocked too, so the working set
-is one (block x block) tile of scores, whatever T is.
+which is exactly softmax(s) v, one tile at a time. Queries are tiled too, so the working set
+is one (tile x tile) block of scores, whatever T is.
 
 Backward needs the weights P again. Saving them would bring the T^2 memory back, so backward
 *recomputes* each tile from q, k and the per-row log-sum-exp lse = m + log l (T_q numbers):
@@ -27,15 +27,15 @@ import math
 
 from ..backend import backend_of, namespace
 from ..engine.autograd import Function
-from ..engine.dtypes import FLOAT_DTYPES
 from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
-from ..engine.tensor import Tensor
-from .masks import checked_mask
+from .checks import check_qkv
+from .masks import causal_allowed, checked_mask, masked_fill_value, query_position
+from .softmax_backward import softmax_backward
 
 
 def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, block_size=128):
-    """softmax(q k^T * scale + masking) v, computed block by block; same result as
+    """softmax(q k^T * scale + masking) v, computed tile by tile; same result as
     `scaled_dot_product_attention`, in memory linear in the sequence lengths.
 
     query (..., T_q, D), key (..., T_k, D), value (..., T_k, D_v) -> (..., T_q, D_v); the leading
@@ -43,22 +43,11 @@ def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, b
     head for G query heads); gradients come back in each input's own shape.
     mask: boolean, broadcastable to (..., T_q, T_k), **True where attention is allowed**.
     is_causal: also hide keys after each query (aligned to the end when T_q < T_k; see causal_mask).
-    scale: defaults to 1 / sqrt(D). block_size: rows of queries and of keys per tile.
+    scale: defaults to 1 / sqrt(D). block_size: rows of queries and of keys per tile
+    (the name PyTorch's and FlashAttention's kernels use).
     A query that may attend to no key gets output 0 (and zero gradients), not NaN.
     """
-    for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"flash_attention: {name} must be a Tensor, got {type(t).__name__}")
-        if t.ndim < 2:
-            raise ValueError(f"flash_attention: {name} must have shape (..., T, D), got {t.shape}")
-    if key.shape[-1] != query.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"flash_attention: query {query.shape}, key {key.shape} and value {value.shape} "
-                         "must share the width D (query, key) and the number of keys T_k (key, value)")
-    if query.dtype not in FLOAT_DTYPES or key.dtype != query.dtype or value.dtype != query.dtype:
-        raise TypeError(f"flash_attention: query, key and value must share one floating dtype, "
-                        f"got {query.dtype}, {key.dtype}, {value.dtype}")
-    batch = broadcast_shape("flash_attention (leading axes of query, key, value)",
-                            query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    batch = check_qkv("flash_attention", query, key, value)
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"flash_attention: block_size must be a positive integer, got {block_size!r}")
     scores = batch + (query.shape[-2], key.shape[-2])
@@ -66,7 +55,7 @@ def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, b
         mask = checked_mask("flash_attention", mask, scores, query.backend).data
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     return FlashAttention.apply(query, key, value, mask=mask, is_causal=bool(is_causal), scale=scale,
-                                block=block_size)
+                                tile=block_size)
 
 
 class FlashAttention(Function):
@@ -76,29 +65,28 @@ class FlashAttention(Function):
     array the caller already holds); it makes nothing of size T_q x T_k.
 
     Both queries and keys are tiled. Tiling only keys would already avoid the T_q x T_k matrix,
-    but its tiles (T_q x block) still grow with T, and a causal mask could then skip nothing.
-    The price of two loops is Python overhead per tile (about ten array calls): with block 128 a
+    but its tiles (T_q x tile) still grow with T, and a causal mask could then skip nothing.
+    The price of two loops is Python overhead per tile (about ten array calls): with tiles of 128 a
     1024-token sequence is 64 tiles (36 when causal), small next to the matmuls inside them.
     """
 
     __slots__ = ()
 
-    def forward(self, q, k, v, mask, is_causal, scale, block):
+    def forward(self, q, k, v, mask, is_causal, scale, tile):
         xp, backend = namespace(q), backend_of(q)
         t_q, t_k = q.shape[-2], k.shape[-2]
         batch = broadcast_shape("flash_attention", q.shape[:-2], k.shape[:-2], v.shape[:-2])
-        # the fill for masked scores: finite, so max and exp never meet inf - inf = NaN
-        lowest = float(xp.finfo(q.dtype).min)
+        lowest = masked_fill_value(q.dtype, xp)       # finite: max and exp never meet inf - inf
         outs, lses = [], []
-        for qs in _blocks(0, t_q, block):
+        for qs in _tiles(0, t_q, tile):
             rows = batch + (qs.stop - qs.start,)
             q_tile = q[..., qs, :] * scale                     # scaling q is cheaper than scaling s
             row_max = xp.full(rows + (1,), lowest, dtype=q.dtype, **backend.place)    # m
             row_sum = backend.zeros(rows + (1,), q.dtype)                             # l
             acc = backend.zeros(rows + (v.shape[-1],), q.dtype)
-            for ks in _key_blocks(qs, t_q, t_k, block, is_causal):
+            for ks in _key_tiles(qs, t_q, t_k, tile, is_causal):
                 s = xp.matmul(q_tile, swap_last(xp, k[..., ks, :]))             # (..., bq, bk)
-                allowed = _allowed(backend, mask, is_causal, t_k - t_q, qs, ks)
+                allowed = _allowed(backend, mask, is_causal, t_q, t_k, qs, ks)
                 if allowed is not None:
                     s = xp.where(allowed, s, lowest)
                 new_max = xp.maximum(row_max, xp.max(s, axis=-1, keepdims=True))
@@ -115,34 +103,33 @@ class FlashAttention(Function):
             outs.append(acc / row_sum)
             lses.append(row_max + xp.log(row_sum))
         out, lse = xp.concat(outs, axis=-2), xp.concat(lses, axis=-2)
-        self.saved = (q, k, v, out, lse, mask, is_causal, scale, block)
+        self.saved = (q, k, v, out, lse, mask, is_causal, scale, tile)
         return out
 
     def backward(self, g):
-        q, k, v, out, lse, mask, is_causal, scale, block = self.saved
+        q, k, v, out, lse, mask, is_causal, scale, tile = self.saved
         xp, backend = namespace(g), backend_of(g)
         t_q, t_k = q.shape[-2], k.shape[-2]
         batch = out.shape[:-2]
-        lowest = float(xp.finfo(q.dtype).min)
+        lowest = masked_fill_value(q.dtype, xp)
         delta = xp.sum(g * out, axis=-1, keepdims=True)         # D_i = dO_i . out_i   (..., T_q, 1)
         dq = backend.zeros(batch + q.shape[-2:], q.dtype)       # summed over broadcast axes at the end
         dks, dvs = [], []
-        # keys outside, queries inside: a key block's dK and dV are finished when its loop ends
-        for ks in _blocks(0, t_k, block):
+        # keys outside, queries inside: a key tile's dK and dV are finished when its loop ends
+        for ks in _tiles(0, t_k, tile):
             k_tile, v_tile = k[..., ks, :], v[..., ks, :]
             dk = backend.zeros(batch + k_tile.shape[-2:], q.dtype)
             dv = backend.zeros(batch + v_tile.shape[-2:], q.dtype)
-            for qs in _query_blocks(ks, t_q, t_k, block, is_causal):
+            for qs in _query_tiles(ks, t_q, t_k, tile, is_causal):
                 q_tile, g_tile = q[..., qs, :] * scale, g[..., qs, :]
                 s = xp.matmul(q_tile, swap_last(xp, k_tile)) - lse[..., qs, :]
-                allowed = _allowed(backend, mask, is_causal, t_k - t_q, qs, ks)
+                allowed = _allowed(backend, mask, is_causal, t_q, t_k, qs, ks)
                 if allowed is not None:
                     s = xp.where(allowed, s, lowest)           # exp(lowest) = 0: masked P is 0
                 p = xp.exp(s)                                  # the forward's weights, recomputed
                 dv += xp.matmul(swap_last(xp, p), g_tile)
-                ds = xp.matmul(g_tile, swap_last(xp, v_tile))  # dP, then dS = P * (dP - D)
-                ds -= delta[..., qs, :]
-                ds *= p
+                dp = xp.matmul(g_tile, swap_last(xp, v_tile))  # dP; P's row sums of P * dP are D
+                ds = softmax_backward(p, dp, total=delta[..., qs, :])   # dS = P * (dP - D)
                 dq[..., qs, :] += xp.matmul(ds, k_tile) * scale
                 dk += xp.matmul(swap_last(xp, ds), q_tile)     # q_tile already carries the scale
             dks.append(unbroadcast(xp, dk, k.shape[:-2] + dk.shape[-2:]))
@@ -150,35 +137,34 @@ class FlashAttention(Function):
         return unbroadcast(xp, dq, q.shape), xp.concat(dks, axis=-2), xp.concat(dvs, axis=-2)
 
 
-def _blocks(start, stop, block):
-    """Slices of `block` rows covering start:stop, starting on a multiple of `block`."""
-    first = start // block * block
-    return [slice(b, min(b + block, stop)) for b in range(first, stop, block)]
+def _tiles(start, stop, tile):
+    """Slices of `tile` rows covering start:stop, starting on a multiple of `tile`."""
+    first = start // tile * tile
+    return [slice(t, min(t + tile, stop)) for t in range(first, stop, tile)]
 
 
-def _key_blocks(qs, t_q, t_k, block, is_causal):
-    """The key blocks query rows qs may see. Causal: query i sits at position T_k - T_q + i and
-    sees keys up to it, so blocks wholly after the last query's position are skipped."""
-    return _blocks(0, min(t_k, t_k - t_q + qs.stop) if is_causal else t_k, block)
+def _key_tiles(qs, t_q, t_k, tile, is_causal):
+    """The key tiles query rows qs may see. Causal: a query sees keys up to its position
+    (masks.query_position), so tiles wholly after the last query's position are skipped."""
+    return _tiles(0, min(t_k, query_position(qs.stop, t_q, t_k)) if is_causal else t_k, tile)
 
 
-def _query_blocks(ks, t_q, t_k, block, is_causal):
-    """The query blocks that may see key rows ks: causal, those from the first query at or after
+def _query_tiles(ks, t_q, t_k, tile, is_causal):
+    """The query tiles that may see key rows ks: causal, those from the first query at or after
     the first key's position (the same tiles the forward visited)."""
-    return _blocks(max(0, ks.start - (t_k - t_q)) if is_causal else 0, t_q, block)
+    first_query = ks.start - query_position(0, t_q, t_k)          # the query at the key's position
+    return _tiles(max(0, first_query) if is_causal else 0, t_q, tile)
 
 
-def _allowed(backend, mask, is_causal, offset, qs, ks):
+def _allowed(backend, mask, is_causal, t_q, t_k, qs, ks):
     """(..., bq, bk) booleans: may query row i of qs attend to key j of ks? None if all may.
 
     Built per tile: the causal part from positions (only for tiles that cross the diagonal),
     the user's mask by slicing (an axis of size 1 broadcasts and is not sliced).
     """
     allowed = None
-    if is_causal and ks.stop - 1 > offset + qs.start:       # the tile's last key is after its first query
-        query_pos = backend.arange(offset + qs.start, offset + qs.stop, 1, None)
-        key_pos = backend.arange(ks.start, ks.stop, 1, None)
-        allowed = key_pos[None, :] <= query_pos[:, None]
+    if is_causal and ks.stop - 1 > query_position(qs.start, t_q, t_k):   # last key after first query
+        allowed = causal_allowed(backend, t_q, t_k, qs, ks)
     if mask is not None:
         tile = mask[..., qs if mask.shape[-2] > 1 else slice(None), ks if mask.shape[-1] > 1 else slice(None)]
         allowed = tile if allowed is None else tile & allowed

@@ -2,7 +2,13 @@
 
 (This is PyTorch's convention for boolean masks in scaled_dot_product_attention. Beware that
 nn.MultiheadAttention's key_padding_mask uses the opposite one.)
+
+The masks first, as pictures; then where each query and key sits in the sequence, decided here
+once (`positions`: key j at position j, query i at T_k - T_q + i), from which the masks, flash
+attention's tiles and the fused path's causal bias all start; `masked_fill_value`, what a
+hidden score becomes; and `checked_mask`, the checks a user's mask goes through.
 """
+from ..backend import get_backend
 from ..engine.creation import arange
 from ..engine.tensor import Tensor
 
@@ -20,9 +26,7 @@ def causal_mask(num_queries, num_keys=None, backend=None):
                           1 1 1 1
     """
     num_keys = num_queries if num_keys is None else num_keys
-    query_pos = arange(num_keys - num_queries, num_keys, backend=backend).unsqueeze(-1)   # (T_q, 1)
-    key_pos = arange(num_keys, backend=backend).unsqueeze(0)                               # (1, T_k)
-    return key_pos <= query_pos
+    return Tensor._make(causal_allowed(backend, num_queries, num_keys), False, None)
 
 
 def padding_mask(tokens=None, pad_id=None, lengths=None, max_len=None, backend=None):
@@ -60,9 +64,42 @@ def sliding_window_mask(num_queries, window, num_keys=None, backend=None):
     if window < 1:
         raise ValueError(f"sliding_window_mask: window must be at least 1 (the query itself), got {window}")
     num_keys = num_queries if num_keys is None else num_keys
-    query_pos = arange(num_keys - num_queries, num_keys, backend=backend).unsqueeze(-1)   # (T_q, 1)
-    key_pos = arange(num_keys, backend=backend).unsqueeze(0)                               # (1, T_k)
-    return (key_pos <= query_pos) & (key_pos > query_pos - window)
+    query_pos, key_pos = positions(backend, num_queries, num_keys)          # (T_q, 1), (1, T_k)
+    return Tensor._make((key_pos <= query_pos) & (key_pos > query_pos - window), False, None)
+
+
+def query_position(i, num_queries, num_keys):
+    """The position of query i among T_k keys: T_k - T_q + i. The queries are the *last* T_q
+    positions (decoding with a key/value cache: the new tokens come after the cached ones)."""
+    return num_keys - num_queries + i
+
+
+def positions(backend, num_queries, num_keys, queries=slice(None), keys=slice(None)):
+    """Integer arrays (n_q, 1) and (1, n_k) of the positions of queries and keys (see
+    query_position), on `backend` (a name, a Backend, or None for the active one).
+    queries, keys: slices of the T_q queries and T_k keys, for a tile (flash.py works in tiles)."""
+    backend = get_backend(backend)
+    xp, int64 = backend.xp, backend.dtype("int64")
+    q_start, q_stop, _ = queries.indices(num_queries)
+    k_start, k_stop, _ = keys.indices(num_keys)
+    query_pos = backend.arange(query_position(q_start, num_queries, num_keys),
+                               query_position(q_stop, num_queries, num_keys), 1, int64)
+    key_pos = backend.arange(k_start, k_stop, 1, int64)
+    return xp.reshape(query_pos, (-1, 1)), xp.reshape(key_pos, (1, -1))
+
+
+def causal_allowed(backend, num_queries, num_keys, queries=slice(None), keys=slice(None)):
+    """(n_q, n_k) boolean array, True where the key's position is at most the query's: the array
+    behind causal_mask, for all queries and keys or for a tile of them (arguments as positions)."""
+    query_pos, key_pos = positions(backend, num_queries, num_keys, queries, keys)
+    return key_pos <= query_pos
+
+
+def masked_fill_value(dtype, xp):
+    """The score a hidden (query, key) pair gets: the most negative finite number of `dtype`.
+    After subtracting the row's max, exp of it is 0; -inf would give inf - inf = NaN in a row
+    with nothing allowed."""
+    return float(xp.finfo(dtype).min)
 
 
 def checked_mask(op, mask, scores_shape, backend):

@@ -22,7 +22,7 @@ in pyproject.toml's layer contract); attention imports functional's modules, nev
 so no import cycle runs through it.
 """
 from ..attention.masks import causal_mask, padding_mask
-from ..attention.reference import scaled_dot_product_attention
+from ..attention.scaled_dot_product import scaled_dot_product_attention
 from .dispatch import (
     cross_entropy,
     dropout,

@@ -2,9 +2,10 @@
 
 By default F.softmax, F.cross_entropy, F.layer_norm, F.gelu, F.linear and multi-head
 attention's causal self-attention run fused Functions (one node each, a hand-derived backward,
-kernels/ underneath). Inside `reference_mode()` they run their twins from functional/reference.py
-and attention/reference.py instead: compositions of the engine's primitives, the code a learner
-reads, now the code that runs. Both compute the same numbers (the tests hold them to it).
+kernels/ underneath). Inside `reference_mode()` they run their twins from
+functional/reference.py and attention/scaled_dot_product.py instead: compositions of the
+engine's primitives, the code a learner reads, now the code that runs. Both compute the same
+numbers (the tests hold them to it).
 
     with tinyattn.reference_mode():            # or @tinyattn.reference_mode() on a function,
         loss = F.cross_entropy(model(x), y)    # or TINYATTN_REFERENCE=1 for a whole run

@@ -1,4 +1,13 @@
-"""tinyattn.nn: modules with PyTorch's names, from Linear to GPT."""
+"""tinyattn.nn: modules with PyTorch's names, from Linear to GPT.
+
+Read module.py first (Module and Parameter: how a model keeps, names, saves and moves its
+weights), then layers.py (Linear, Embedding, LayerNorm, Dropout, FeedForward, containers),
+positional.py (sinusoidal, learned and rotary positions), multi_head_attention.py (heads as a
+reshape; the plain path first, the fused one a named branch), transformer.py (the encoder and
+decoder layers and the encoder-decoder Transformer of the paper) and gpt.py (DecoderBlock and
+GPT, decoder-only).
+"""
+from .gpt import GPT, DecoderBlock
 from .layers import (
     GELU,
     CrossEntropyLoss,
@@ -19,4 +28,4 @@ from .positional import (
     SinusoidalPositionalEncoding,
     sinusoidal_table,
 )
-from .transformer import GPT, Transformer, TransformerDecoderLayer, TransformerEncoderLayer
+from .transformer import Transformer, TransformerDecoderLayer, TransformerEncoderLayer

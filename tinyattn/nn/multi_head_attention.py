@@ -21,13 +21,12 @@ How the attention itself is computed is a choice (`attention=`): the readable
 scaled_dot_product_attention ("standard"), flash_attention ("flash": the same numbers, in memory
 linear in T), or window_attention ("window": each token sees only the last W, at cost T * W).
 """
-import math
-
 from .. import functional as F
 from ..attention.flash import flash_attention
-from ..attention.fused_causal import CausalSelfAttention
-from ..attention.masks import causal_mask, sliding_window_mask
-from ..attention.reference import scaled_dot_product_attention
+from ..attention.fused_causal import fused_self_attention
+from ..attention.kv_cache import KVCache
+from ..attention.masks import sliding_window_mask
+from ..attention.scaled_dot_product import scaled_dot_product_attention
 from ..attention.window import window_attention
 from ..engine.tensor_functions import concat
 from ..functional.mode import is_reference_mode
@@ -44,8 +43,8 @@ class MultiHeadAttention(Module):
       (multi-query attention). See the module's docstring.
     attention: which function attends (all take the same q, k, v and masks):
       "standard"  scaled_dot_product_attention, the readable one, which forms the (T_q, T_k)
-                  weights (plain self-attention takes the fused fast path of fused_attention.py);
-      "flash"     flash_attention: the same result, by blocks of keys with an online softmax,
+                  weights (plain self-attention takes the fused fast path of fused_causal.py);
+      "flash"     flash_attention: the same result, by tiles of keys with an online softmax,
                   in memory linear in T;
       "window"    window_attention with window=W: causal sliding-window self-attention, each
                   query sees itself and the W - 1 tokens before it (Mistral's), at cost T * W.
@@ -64,15 +63,22 @@ class MultiHeadAttention(Module):
       nn.MultiheadAttention: weights come per head and only when asked; its masks mean the
       opposite, True = hidden; and q, k, v have separate projections instead of one packed
       in_proj_weight.)
-      cache: a dict kept between decoding steps. For self-attention the new keys and values are
-      appended to the cached ones, so each new token costs one position, not the whole prefix;
-      for cross-attention (key given) they are computed once and reused. Keys and values are
-      cached as (B, num_kv_heads, T, head_dim): grouped-query attention shrinks the cache.
-      With attention="window" the cache keeps only the last W - 1 keys and values (all that a
-      later query can see), so it stays bounded however long the text; cache["length"] counts
-      the positions seen. The new queries then attend by sliding_window_mask (aligned to the
-      end), and a mask must cover the kept keys and the new ones.
-      rotary: a RotaryEmbedding to apply to queries and keys (positions continue after the cache).
+      cache: a KVCache (attention/kv_cache.py) kept between decoding steps. For self-attention
+      the new keys and values are appended to the cached ones, so each new token costs one
+      position, not the whole prefix; for cross-attention (key given) they are computed once and
+      reused. Keys and values are cached as (B, num_kv_heads, T, head_dim): grouped-query
+      attention shrinks the cache. With attention="window" the cache must be
+      KVCache(window=W): it keeps only the last W - 1 keys and values (all that a later query
+      can see), so it stays bounded however long the text; cache.length counts the positions
+      seen. The new queries then attend by sliding_window_mask (aligned to the end), and a mask
+      must cover the kept keys and the new ones.
+      rotary: a RotaryEmbedding to apply to queries and keys in self-attention (positions
+      continue after the cache).
+
+    forward reads top to bottom as the plain path (project, split heads, attend, merge, project),
+    after one explicit branch: plain or causal self-attention with nothing else asked of it
+    takes the fused path (attention/fused_causal.py), which computes the same numbers faster;
+    never in reference mode.
     """
 
     def __init__(self, d_model, num_heads, dropout=0.0, bias=True, dtype=None, *, num_kv_heads=None,
@@ -98,44 +104,72 @@ class MultiHeadAttention(Module):
 
     def forward(self, query, key=None, value=None, mask=None, is_causal=False, need_weights=False,
                 cache=None, rotary=None):
+        self_attention = key is None
+        self._check_call(query, self_attention, is_causal, cache, rotary)
+        if self_attention and not is_reference_mode() and \
+                self._fused_path_applies(mask, is_causal, need_weights, cache, rotary):
+            # The fast path: the same numbers as the plain path below, computed as one fused node.
+            return self._fused_self_attention(query, is_causal)                # (B, T, d_model)
+
+        # The plain path: project, split into heads, attend, merge the heads, project.
+        key = query if key is None else key
+        value = key if value is None else value
+        q = self._split_heads(self.q_proj(query), self.num_heads)               # (B, H, T_q, D)
+        k, v = self._keys_and_values(key, value, cache, self_attention)         # (B, H_kv, T_k, D)
+        if rotary is not None:
+            q, k = self._rotate(q, k, rotary, cache)                            # positions turn q, k
+        if cache is not None and self_attention:
+            k, v = cache.append(k, v)                                           # (B, H_kv, T_past + T_k, D)
+        out, weights = self._attend_in_groups(q, k, v, self._mask_per_head(mask),
+                                              is_causal, need_weights)          # (B, H, T_q, D)
+        out = self.out_proj(self._merge_heads(out))                             # (B, T_q, d_model)
+        return (out, weights) if need_weights else out
+
+    def _check_call(self, query, self_attention, is_causal, cache, rotary):
+        """Clear errors for calls this layer cannot serve."""
         if query.ndim != 3 or query.shape[-1] != self.d_model:
             raise ValueError(f"MultiHeadAttention: query must be (B, T, {self.d_model}), got {query.shape}")
-        self_attention = key is None
         if self.attention == "window" and not (self_attention and is_causal):
             raise ValueError("MultiHeadAttention: attention='window' is causal sliding-window "
                              "self-attention: call it with is_causal=True and without key/value")
-        if self_attention and self._can_fuse(mask, is_causal, need_weights, cache, rotary):
-            return self._fused_causal_self_attention(query, is_causal)
-        key = query if key is None else key
-        value = key if value is None else value
-        past = cache.get("length", 0) if cache is not None and self_attention else 0
+        if cache is not None and not isinstance(cache, KVCache):
+            raise TypeError(f"MultiHeadAttention: cache must be a KVCache (tinyattn.attention."
+                            f"KVCache), got {type(cache).__name__}")
+        if cache is not None and self_attention and cache.window != self.window:
+            raise ValueError(f"MultiHeadAttention: the cache keeps a window of {cache.window}, this "
+                             f"attention's window is {self.window}: use KVCache(window={self.window})")
+        if rotary is not None and not self_attention:
+            raise ValueError("MultiHeadAttention: rotary positions are for self-attention; "
+                             "cross-attention's keys come from another sequence")
 
-        q = self._split_heads(self.q_proj(query), self.num_heads)        # (B, H, T_q, head_dim)
-        if cache is not None and not self_attention and "k" in cache:
-            k, v = cache["k"], cache["v"]                                # encoder memory, once
-        else:
-            k = self._split_heads(self.k_proj(key), self.num_kv_heads)   # (B, H_kv, T_k, head_dim)
-            v = self._split_heads(self.v_proj(value), self.num_kv_heads)
-        if rotary is not None:
-            q, k = rotary(q, start=past), rotary(k, start=past)
-        if cache is not None:
-            if past:
-                k, v = concat([cache["k"], k], axis=2), concat([cache["v"], v], axis=2)
-            cache["k"], cache["v"] = self._kept_for_later(k), self._kept_for_later(v)
-            if self_attention:
-                cache["length"] = past + query.shape[1]
+    def _keys_and_values(self, key, value, cache, self_attention):
+        """key (B, T_k, d_model) and value projected and split into heads: (B, H_kv, T_k, D) each.
+        Cross-attention with a cache projects the encoder's memory on the first decoding step
+        only; later steps reuse those keys and values."""
+        if cache is not None and not self_attention and cache.length:
+            return cache.keys, cache.values
+        k = self._split_heads(self.k_proj(key), self.num_kv_heads)              # (B, H_kv, T_k, D)
+        v = self._split_heads(self.v_proj(value), self.num_kv_heads)            # (B, H_kv, T_k, D)
+        if cache is not None and not self_attention:
+            cache.append(k, v)
+        return k, v
 
-        if mask is not None and mask.ndim == 3:                          # (B, T_q, T_k): one per batch
-            mask = mask.unsqueeze(1)
-        out, weights = self._attend_in_groups(q, k, v, mask, is_causal, need_weights)
-        out = self.out_proj(self._merge_heads(out))                      # (B, T_q, d_model)
-        return (out, weights) if need_weights else out
+    def _rotate(self, q, k, rotary, cache):
+        """Rotary positions (RoPE) on q (B, H, T, D) and the new keys k (B, H_kv, T, D); with a
+        cache the new tokens' positions continue after those already seen."""
+        start = cache.length if cache is not None else 0
+        return rotary(q, start=start), rotary(k, start=start)
+
+    def _mask_per_head(self, mask):
+        """A mask (B, T_q, T_k), one per sequence, gets a heads axis: (B, 1, T_q, T_k). Other
+        shapes broadcast against (B, H, T_q, T_k) as they are."""
+        return mask.unsqueeze(1) if mask is not None and mask.ndim == 3 else mask
 
     def _attend_in_groups(self, q, k, v, mask, is_causal, need_weights):
-        """q (B, H, T_q, D), k and v (B, H_kv, T_k, D) -> out (B, H, T_q, D) and weights
-        (B, H, T_q, T_k) or None. Query head h uses key/value head h // G: the H query heads are
-        viewed as H_kv groups of G (the order of Llama's repeat_kv and PyTorch's enable_gqa), and
-        k, v broadcast over G."""
+        """Grouped-query attention: q (B, H, T_q, D), k and v (B, H_kv, T_k, D) -> out
+        (B, H, T_q, D) and weights (B, H, T_q, T_k) or None. Query head h uses key/value head
+        h // G: the H query heads are viewed as H_kv groups of G (the order of Llama's repeat_kv
+        and PyTorch's enable_gqa), and k, v broadcast over G. With G = 1, plain attention."""
         groups = self.num_heads // self.num_kv_heads
         if groups == 1:
             return self._attend(q, k, v, mask, is_causal, need_weights)
@@ -163,33 +197,23 @@ class MultiHeadAttention(Module):
         return scaled_dot_product_attention(q, k, v, mask=mask, is_causal=is_causal, return_weights=True,
                                             dropout_p=self.dropout if self.training else 0.0)
 
-    def _kept_for_later(self, x):
-        """What a cache keeps of keys or values (B, H_kv, T, D): all of them, or with a window the
-        last W - 1, the only ones a later query can still see."""
-        if self.attention != "window":
-            return x
-        return x[:, :, max(x.shape[2] - (self.window - 1), 0):]
-
-    def _can_fuse(self, mask, is_causal, need_weights, cache, rotary):
-        """Whether the fused path computes exactly what the readable one would: plain or causal
-        self-attention during training or evaluation, nothing else asked of it."""
-        return (not is_reference_mode()
-                and mask is None and cache is None and rotary is None and not need_weights
+    def _fused_path_applies(self, mask, is_causal, need_weights, cache, rotary):
+        """Whether the fused path computes exactly what the plain one would: plain or causal
+        self-attention during training or evaluation, nothing else asked of it. (forward also
+        leaves it in reference mode, where the plain path is the one that runs.)"""
+        return (mask is None and cache is None and rotary is None and not need_weights
                 and self.attention == "standard" and self.num_kv_heads == self.num_heads
                 and (self.dropout == 0.0 or not self.training))
 
-    def _fused_causal_self_attention(self, x, is_causal):
-        """The same computation as the general path, in two matrix products and one node
-        (fused_attention.py): q, k and v come from one product with the three weights stacked."""
+    def _fused_self_attention(self, x, is_causal):
+        """x (B, T, d_model) -> (B, T, d_model), the same computation as the plain path, in two
+        matrix products and one attention node (attention/fused_causal.py): q, k and v come from
+        one product with the three weights stacked."""
         parts = (self.q_proj, self.k_proj, self.v_proj)
         weight = concat([p.weight for p in parts], axis=0)                      # (3C, C)
         bias = concat([p.bias for p in parts], axis=0) if self.q_proj.bias is not None else None
         qkv = F.linear(x, weight, bias)                                          # (B, T, 3C)
-        time = x.shape[1]
-        out = CausalSelfAttention.apply(qkv, num_heads=self.num_heads,
-                                        bias_t=_causal_bias(time, x) if is_causal else None,
-                                        scale=1.0 / math.sqrt(self.head_dim))
-        return self.out_proj(out)
+        return self.out_proj(fused_self_attention(qkv, self.num_heads, is_causal))
 
     def _split_heads(self, x, heads):
         """(B, T, heads * head_dim) -> (B, heads, T, head_dim)."""
@@ -221,23 +245,4 @@ def _check_attention(attention, window, dropout):
     if attention != "standard" and dropout:
         raise ValueError(f"MultiHeadAttention: attention={attention!r} never forms the weights, so it "
                          f"cannot drop them: use dropout=0.0, or attention='standard' (got {dropout})")
-
-
-_bias_cache = {}      # (dtype, backend) -> the bias of the longest length asked for so far
-
-
-def _causal_bias(time, like):
-    """(T_k, T_q) array to add to the transposed scores k q^T (the layout fused_attention.py
-    works in): 0 where key <= query, the most negative finite number where the key comes after
-    the query. One array per dtype and backend, reused every step; a shorter length takes its
-    top-left corner (the same rule), so memory stays that of the longest length."""
-    key = (like.dtype, like.backend.name)
-    bias = _bias_cache.get(key)
-    if bias is None or bias.shape[0] < time:
-        backend = like.backend
-        most_negative = float(backend.xp.finfo(like.data.dtype).min)
-        allowed = backend.xp.permute_dims(causal_mask(time, backend=backend).data, (1, 0))
-        zeros = backend.zeros((time, time), like.data.dtype)
-        bias = _bias_cache[key] = backend.xp.where(allowed, zeros, most_negative)
-    return bias[:time, :time]
 

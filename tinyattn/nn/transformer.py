@@ -1,5 +1,5 @@
 """Transformer layers and the two models built from them: the encoder-decoder of *Attention Is
-All You Need* (`Transformer`) and the decoder-only language model (`GPT`).
+All You Need* (`Transformer`); gpt.py builds the decoder-only language model from them.
 
 Every layer is two sublayers, attention then feed-forward, each wrapped in a residual
 connection and a layer norm. Where the norm goes is the one choice:
@@ -8,17 +8,19 @@ connection and a layer norm. Where the norm goes is the one choice:
 """
 import math
 
-from ..engine.creation import rand, randn
+from ..attention.kv_cache import DecoderLayerCache
+from ..engine.creation import rand
 from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, ModuleList
 from .module import Module
 from .multi_head_attention import MultiHeadAttention
-from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+from .positional import SinusoidalPositionalEncoding
 
 
 class TransformerEncoderLayer(Module):
     """Self-attention then feed-forward. x (B, T, d_model) -> same shape.
     forward(x, mask=None, is_causal=False, cache=None, rotary=None): mask and the rest go to
-    the self-attention (see MultiHeadAttention); is_causal makes it a GPT block.
+    the self-attention (see MultiHeadAttention). (GPT's layer, pre-norm and always causal, is
+    gpt.py's DecoderBlock.)
     num_kv_heads (grouped-query attention), attention and window: see MultiHeadAttention."""
 
     def __init__(self, d_model, num_heads, d_ff, dropout=0.1, activation="relu", norm_first=False,
@@ -48,7 +50,8 @@ class TransformerDecoderLayer(Module):
     """Causal self-attention, cross-attention to the encoder's output (memory), feed-forward.
     forward(x (B, T, d), memory (B, S, d), tgt_mask=None, memory_mask=None, cache=None).
     The self-attention is always causal; tgt_mask can hide more (padding). memory_mask hides
-    padding in the source. cache: a dict kept between decoding steps.
+    padding in the source. cache: a DecoderLayerCache (attention/kv_cache.py) kept between
+    decoding steps, holding the self-attention's and the cross-attention's KVCache.
     num_kv_heads and attention: see MultiHeadAttention; both attentions take them, except that
     attention="window" (with window=W) is for causal self-attention only, so the
     cross-attention then attends the standard way."""
@@ -72,9 +75,8 @@ class TransformerDecoderLayer(Module):
 
     def forward(self, x, memory, tgt_mask=None, memory_mask=None, cache=None, need_weights=False):
         """Returns x, or (x, cross-attention weights (B, H, T, S)) with need_weights=True."""
-        self_cache = cross_cache = None
-        if cache is not None:
-            self_cache, cross_cache = cache.setdefault("self", {}), cache.setdefault("cross", {})
+        self_cache = None if cache is None else cache.self_attn
+        cross_cache = None if cache is None else cache.cross_attn
         weights = []
 
         def attend_self(h):
@@ -160,13 +162,16 @@ class Transformer(Module):
 
     def decode(self, tgt, memory, src_mask=None, tgt_mask=None, cache=None, need_weights=False):
         """tgt (B, T) -> logits (B, T, tgt_vocab_size) (and each layer's cross-attention weights).
-        With a cache (a list with a dict per layer, kept between calls), tgt holds only the new
-        tokens and positions continue after those already cached."""
-        start = _cached_length(cache)
+        With a cache (a list, empty at first, that decode fills with a DecoderLayerCache per layer
+        and that is kept between calls), tgt holds only the new tokens and positions continue
+        after those already cached."""
+        start = cached_length(cache)
+        if cache is not None and not cache:
+            cache.extend(DecoderLayerCache(window=layer.self_attn.window) for layer in self.decoder_layers)
         x = self.positional(self.tgt_embed(tgt) * math.sqrt(self.d_model), start=start)
         all_weights = []
         for i, layer in enumerate(self.decoder_layers):
-            layer_cache = _layer_cache(cache, i, len(self.decoder_layers))
+            layer_cache = None if cache is None else cache[i]
             x = layer(x, memory, tgt_mask, src_mask, cache=layer_cache, need_weights=need_weights)
             if need_weights:
                 x, weights = x
@@ -180,82 +185,7 @@ class Transformer(Module):
         return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
 
 
-class GPT(Module):
-    """A decoder-only language model (GPT-2's layout): token and position embeddings, a stack of
-    pre-norm causal self-attention blocks, a final norm, and a head back to the vocabulary.
-
-    idx (B, T) token ids -> logits (B, T, vocab_size) for the next token at every position.
-    positional="learned" (GPT-2) or "rotary" (RoPE in every attention, no position table).
-    tie_weights=True (default) makes the head share the token embedding's weight.
-    num_kv_heads: key/value heads per attention, fewer than num_heads for grouped-query attention
-    (1: multi-query), which shrinks the decoding cache by num_heads / num_kv_heads.
-    attention="standard", "flash" or "window" (with window=W: each token sees the last W, and
-    the decoding cache keeps only W - 1 positions): see MultiHeadAttention.
-    Weights start as in GPT-2: N(0, 0.02), with the projections into the residual stream
-    scaled by 1/sqrt(2 * num_layers) so the residual sum does not grow with depth.
-    """
-
-    def __init__(self, vocab_size, d_model, num_heads, num_layers, max_len, d_ff=None, dropout=0.0,
-                 positional="learned", tie_weights=True, bias=True, activation="gelu", dtype=None, *,
-                 num_kv_heads=None, attention="standard", window=None):
-        super().__init__()
-        if positional not in ("learned", "rotary"):
-            raise ValueError(f"GPT: positional must be 'learned' or 'rotary', got {positional!r}")
-        self.max_len = max_len
-        self.token_embedding = Embedding(vocab_size, d_model, dtype=dtype)
-        self.position_embedding = LearnedPositionalEmbedding(max_len, d_model, dtype=dtype) \
-            if positional == "learned" else None
-        self.rotary = RotaryEmbedding(d_model // num_heads, max_len, dtype=dtype) \
-            if positional == "rotary" else None
-        self.dropout = Dropout(dropout)
-        attention_args = dict(num_kv_heads=num_kv_heads, attention=attention, window=window)
-        self.blocks = ModuleList(
-            TransformerEncoderLayer(d_model, num_heads, d_ff or 4 * d_model, dropout, activation,
-                                    norm_first=True, bias=bias, dtype=dtype, **attention_args)
-            for _ in range(num_layers))
-        self.final_norm = LayerNorm(d_model, dtype=dtype)
-        self.head = Linear(d_model, vocab_size, bias=False, dtype=dtype)
-        self._init_weights(num_layers)
-        if tie_weights:
-            self.head.weight = self.token_embedding.weight
-
-    def _init_weights(self, num_layers):
-        for name, p in self.named_parameters():
-            if name.endswith("bias"):
-                p.data = p.data * 0.0
-            elif p.ndim > 1:
-                std = 0.02
-                if name.endswith(("out_proj.weight", "linear2.weight")):
-                    std = 0.02 / math.sqrt(2 * num_layers)
-                p.data = (randn(*p.shape, dtype=p.dtype) * std).data
-
-    def forward(self, idx, cache=None):
-        """idx (B, T) -> logits (B, T, vocab_size). With a cache (a list with a dict per block,
-        kept between calls) idx holds only the new tokens; positions continue after the cache."""
-        start = _cached_length(cache)
-        if start + idx.shape[1] > self.max_len:
-            raise ValueError(f"GPT: sequence of length {start + idx.shape[1]} is longer than "
-                             f"max_len={self.max_len}")
-        x = self.token_embedding(idx)
-        if self.position_embedding is not None:
-            x = self.position_embedding(x, start=start)
-        x = self.dropout(x)
-        for i, block in enumerate(self.blocks):
-            x = block(x, is_causal=True, cache=_layer_cache(cache, i, len(self.blocks)), rotary=self.rotary)
-        return self.head(self.final_norm(x))
-
-
-def _cached_length(cache):
-    """How many positions a decoding cache (a list of per-layer dicts) has already seen."""
-    if not cache:
-        return 0
-    return cache[0].get("self", cache[0]).get("length", 0)
-
-
-def _layer_cache(cache, i, num_layers):
-    """Layer i's dict in the cache list, creating the dicts on the first call."""
-    if cache is None:
-        return None
-    while len(cache) < num_layers:
-        cache.append({})
-    return cache[i]
+def cached_length(cache):
+    """How many positions a model's decoding cache (a list with one cache per layer, empty
+    before the first step) has already seen."""
+    return cache[0].length if cache else 0

@@ -277,8 +277,7 @@ class Cast(Function):
 
 
 class Erf(Function):
-    """erf(x) = 2/sqrt(pi) * integral_0^x e^(-t^2) dt.   d/dx = 2/sqrt(pi) * e^(-x^2).
-    The values come from the backend (the standard has no erf; kernels/erf.py has the formulas)."""
+    """erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt (values: backend.erf).   d/dx = 2/sqrt(pi) e^(-x^2)."""
 
     __slots__ = ()
 

@@ -10,7 +10,8 @@ import math
 
 from ..engine.tensor_functions import where
 from ..functional import dispatch as F
-from .masks import causal_mask, checked_mask
+from .checks import check_qkv
+from .masks import causal_mask, checked_mask, masked_fill_value
 
 
 def scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0, is_causal=False,
@@ -27,15 +28,12 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0, is
     (PyTorch's SDPA gives NaN there).
     """
     mask = attn_mask if mask is None else mask
+    check_qkv("scaled_dot_product_attention", query, key, value)
     d = query.shape[-1]
-    if key.shape[-1] != d or key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: query {query.shape}, key {key.shape} and "
-                         f"value {value.shape} must share the width d (query, key) and the number of "
-                         "keys T_k (key, value)")
     scores = (query @ key.transpose(-2, -1)) * (1.0 / math.sqrt(d) if scale is None else scale)
     allowed = _allowed(mask, is_causal, scores)
     if allowed is not None:
-        scores = where(allowed, scores, _most_negative(scores))
+        scores = where(allowed, scores, masked_fill_value(scores.data.dtype, scores.backend.xp))
     weights = F.softmax(scores, axis=-1)
     if mask is not None or (is_causal and scores.shape[-2] > scores.shape[-1]):
         # a row with nothing allowed (a masked one, or with is_causal a query before every key)
@@ -56,8 +54,3 @@ def _allowed(mask, is_causal, scores):
     mask = checked_mask("scaled_dot_product_attention", mask, scores.shape, scores.backend)
     return mask if allowed is None else mask & allowed
 
-
-def _most_negative(scores):
-    """The most negative finite number of the scores' dtype: exp of it minus the row max is 0,
-    without the infinities (and NaNs) that -inf brings."""
-    return float(scores.backend.xp.finfo(scores.data.dtype).min)

@@ -1,0 +1,108 @@
+"""GPT: a decoder-only language model, a stack of decoder blocks between embeddings and a head.
+
+A decoder block is the Transformer's layer with causal self-attention and no cross-attention:
+each position may look only at itself and the positions before it, so the model can be trained
+to predict every next token at once. The norms come first in each sublayer (pre-norm, GPT-2's
+choice): x = x + attention(norm1(x)), then x = x + feed_forward(norm2(x)).
+"""
+import math
+
+from ..attention.kv_cache import KVCache
+from ..engine.creation import randn
+from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, ModuleList
+from .module import Module
+from .multi_head_attention import MultiHeadAttention
+from .positional import LearnedPositionalEmbedding, RotaryEmbedding
+from .transformer import cached_length
+
+
+class DecoderBlock(Module):
+    """Pre-norm causal self-attention then feed-forward, each added to the residual stream.
+    x (B, T, d_model) -> same shape. forward(x, cache=None, rotary=None): a KVCache for decoding
+    and a RotaryEmbedding, both passed to the self-attention (see MultiHeadAttention).
+    num_kv_heads (grouped-query attention), attention and window: see MultiHeadAttention.
+    The attribute names are TransformerEncoderLayer's, so a GPT's state_dict keys are too."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.0, activation="gelu", bias=True, dtype=None,
+                 *, num_kv_heads=None, attention="standard", window=None):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, bias=bias, dtype=dtype,
+                                            num_kv_heads=num_kv_heads, attention=attention, window=window)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation, bias=bias, dtype=dtype)
+        self.norm1 = LayerNorm(d_model, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+
+    def forward(self, x, cache=None, rotary=None):
+        attended = self.self_attn(self.norm1(x), is_causal=True, cache=cache, rotary=rotary)
+        x = x + self.dropout1(attended)                                        # (B, T, d_model)
+        return x + self.dropout2(self.feed_forward(self.norm2(x)))              # (B, T, d_model)
+
+
+class GPT(Module):
+    """A decoder-only language model (GPT-2's layout): token and position embeddings, a stack of
+    pre-norm causal self-attention blocks, a final norm, and a head back to the vocabulary.
+
+    idx (B, T) token ids -> logits (B, T, vocab_size) for the next token at every position.
+    positional="learned" (GPT-2) or "rotary" (RoPE in every attention, no position table).
+    tie_weights=True (default) makes the head share the token embedding's weight.
+    num_kv_heads: key/value heads per attention, fewer than num_heads for grouped-query attention
+    (1: multi-query), which shrinks the decoding cache by num_heads / num_kv_heads.
+    attention="standard", "flash" or "window" (with window=W: each token sees the last W, and
+    the decoding cache keeps only W - 1 positions): see MultiHeadAttention.
+    Weights start as in GPT-2: N(0, 0.02), with the projections into the residual stream
+    scaled by 1/sqrt(2 * num_layers) so the residual sum does not grow with depth.
+    """
+
+    def __init__(self, vocab_size, d_model, num_heads, num_layers, max_len, d_ff=None, dropout=0.0,
+                 positional="learned", tie_weights=True, bias=True, activation="gelu", dtype=None, *,
+                 num_kv_heads=None, attention="standard", window=None):
+        super().__init__()
+        if positional not in ("learned", "rotary"):
+            raise ValueError(f"GPT: positional must be 'learned' or 'rotary', got {positional!r}")
+        self.max_len = max_len
+        self.token_embedding = Embedding(vocab_size, d_model, dtype=dtype)
+        self.position_embedding = LearnedPositionalEmbedding(max_len, d_model, dtype=dtype) \
+            if positional == "learned" else None
+        self.rotary = RotaryEmbedding(d_model // num_heads, max_len, dtype=dtype) \
+            if positional == "rotary" else None
+        self.dropout = Dropout(dropout)
+        attention_args = dict(num_kv_heads=num_kv_heads, attention=attention, window=window)
+        self.blocks = ModuleList(
+            DecoderBlock(d_model, num_heads, d_ff or 4 * d_model, dropout, activation, bias=bias,
+                         dtype=dtype, **attention_args)
+            for _ in range(num_layers))
+        self.final_norm = LayerNorm(d_model, dtype=dtype)
+        self.head = Linear(d_model, vocab_size, bias=False, dtype=dtype)
+        self._init_weights(num_layers)
+        if tie_weights:
+            self.head.weight = self.token_embedding.weight
+
+    def _init_weights(self, num_layers):
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                p.data = p.data * 0.0
+            elif p.ndim > 1:
+                std = 0.02
+                if name.endswith(("out_proj.weight", "linear2.weight")):
+                    std = 0.02 / math.sqrt(2 * num_layers)
+                p.data = (randn(*p.shape, dtype=p.dtype) * std).data
+
+    def forward(self, idx, cache=None):
+        """idx (B, T) -> logits (B, T, vocab_size). With a cache (a list, empty at first, that
+        forward fills with a KVCache per block and that is kept between calls) idx holds only
+        the new tokens; positions continue after the cache."""
+        start = cached_length(cache)
+        if start + idx.shape[1] > self.max_len:
+            raise ValueError(f"GPT: sequence of length {start + idx.shape[1]} is longer than "
+                             f"max_len={self.max_len}")
+        x = self.token_embedding(idx)
+        if self.position_embedding is not None:
+            x = self.position_embedding(x, start=start)
+        x = self.dropout(x)
+        if cache is not None and not cache:
+            cache.extend(KVCache(window=block.self_attn.window) for block in self.blocks)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache=None if cache is None else cache[i], rotary=self.rotary)
+        return self.head(self.final_norm(x))
