@@ -7,12 +7,12 @@ variant is tested against. Then, in this order:
     masks.py             which query may see which key, as pictures: causal, padding, sliding
                          window; where queries and keys sit (positions); the fill for hidden scores
     checks.py            the errors every attention function raises for a bad query, key or value
-    softmax_backward.py  softmax's backward, the one line each hand-written backward below shares
     fused_causal.py      the same causal self-attention as one node, the default while training
     flash.py             the same numbers tile by tile, in memory linear in T
     window.py            a different, local attention: each query sees the last W keys, cost T x W
     kv_cache.py          KVCache: the keys and values a layer keeps between decoding steps
 
+Their backwards share softmax's, functional/softmax_backward.py.
 nn/multi_head_attention.py puts these to work: it splits the width into heads and picks the path.
 """
 from .flash import flash_attention

@@ -29,9 +29,9 @@ from ..backend import backend_of, namespace
 from ..engine.autograd import Function
 from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
+from ..functional.softmax_backward import softmax_backward
 from .checks import check_qkv
 from .masks import causal_allowed, checked_mask, masked_fill_value, query_position
-from .softmax_backward import softmax_backward
 
 
 def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, block_size=128):

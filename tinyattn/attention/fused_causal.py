@@ -9,7 +9,7 @@ needs and updates its temporaries in place. Tests prove the two equal.
 Notation: q, k, v (B, H, T, D), s = q k^T * scale, w = softmax(s) (masked), y = w v.
 Backward, with g = dL/dy:
     dL/dv = w^T g,   dL/dw = g v^T,
-    dL/ds = w * (dL/dw - sum_j w_j dL/dw_j)       (softmax's backward: softmax_backward.py)
+    dL/ds = w * (dL/dw - sum_j w_j dL/dw_j)       (softmax's backward: functional/softmax_backward.py)
     dL/dq = dL/ds k * scale,   dL/dk = dL/ds^T q * scale
 
 Layout: the scores are computed and kept *transposed*, s^T = k q^T (B, H, T_k, T_q), so each
@@ -30,9 +30,9 @@ import math
 from ..backend import backend_of, namespace
 from ..engine.autograd import Function
 from ..engine.ops.matmul import swap_last
+from ..functional.softmax_backward import softmax_backward
 from ..kernels.cache_blocking import row_chunks
 from .masks import causal_allowed, masked_fill_value
-from .softmax_backward import softmax_backward
 
 
 def fused_self_attention(qkv, num_heads, is_causal):

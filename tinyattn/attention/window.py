@@ -40,9 +40,9 @@ from ..engine.autograd import Function, check_same_backend
 from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
 from ..engine.tensor import Tensor
+from ..functional.softmax_backward import softmax_backward
 from .checks import check_qkv
 from .masks import masked_fill_value
-from .softmax_backward import softmax_backward
 
 
 def window_attention(query, key, value, window, scale=None, mask=None):

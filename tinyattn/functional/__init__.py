@@ -4,14 +4,15 @@
     probs = F.softmax(scores, axis=-1)          # dim=-1 works too
     loss = F.cross_entropy(logits, targets, ignore_index=0, label_smoothing=0.1)
 
-The package holds each function twice, and this module picks one:
-    reference.py  read it first: each function as a short composition of the engine's
-                  primitives (autograd derives every backward)
-    fused.py      the same functions as single Functions with hand-derived backwards (the
-                  derivations in their docstrings), running kernels/ underneath: the fast path
-    mode.py       reference_mode() and TINYATTN_REFERENCE=1, which switch F.* to reference.py
-    dispatch.py   F.*: check the arguments once, then one visible branch per function,
-                  `if is_reference_mode(): return reference.f(...)`, else the fused Function.
+The package holds each function twice, and dispatch.py picks one:
+    reference.py         read it first: each function as a short composition of the engine's
+                         primitives (autograd derives every backward)
+    fused.py             the same functions as single Functions with hand-derived backwards (the
+                         derivations in their docstrings), running kernels/ underneath
+    softmax_backward.py  softmax's backward, which fused.py and the attention backwards share
+    mode.py              reference_mode() and TINYATTN_REFERENCE=1, which switch F.* to reference.py
+    dispatch.py          F.*: check the arguments once, then one visible branch per function,
+                         `if is_reference_mode(): return reference.f(...)`, else the fused one
 Both paths get the same checks and errors, and compute the same numbers (the tests check that
 the two agree, and the whole suite runs in both modes). relu, dropout and embedding are one or
 two primitives already, so they have no fused twin.

@@ -16,13 +16,15 @@ from ..engine.ops.broadcast import unbroadcast
 from ..kernels.cache_blocking import map_row_chunks
 from ..kernels.gelu import gelu_kernel
 from ..kernels.layer_norm import layer_norm_backward, layer_norm_forward
+from .softmax_backward import softmax_backward
 
 
 class Softmax(Function):
     """y = exp(x - max x) / sum exp(x - max x).
 
     Backward: dy_i/dx_j = y_i (delta_ij - y_j), so dL/dx_j = sum_i g_i y_i (delta_ij - y_j)
-    = y_j (g_j - sum_i g_i y_i). One elementwise product and one sum: the Jacobian is never built.
+    = y_j (g_j - sum_i g_i y_i). One elementwise product and one sum: the Jacobian is never built
+    (softmax_backward.py, which the attention backwards share).
     """
 
     __slots__ = ()
@@ -37,8 +39,8 @@ class Softmax(Function):
 
     def backward(self, g):
         y, axis = self.saved
-        gy = g * y
-        return (gy - y * namespace(g).sum(gy, axis=axis, keepdims=True),)
+        copy = namespace(g).astype(g, g.dtype, copy=True)           # softmax_backward writes into it
+        return (softmax_backward(y, copy, axis),)
 
 
 class LogSoftmax(Function):

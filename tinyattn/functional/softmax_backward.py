@@ -1,4 +1,4 @@
-"""Softmax's backward, the one step every attention's hand-written backward shares.
+"""Softmax's backward, in one place: fused.py's Softmax and every attention backward share it.
 
 With weights w = softmax(s) along an axis, dw_i/ds_j = w_i (delta_ij - w_j): raising one score
 raises its own weight and takes from all the others in proportion to their size. So, with
@@ -7,8 +7,8 @@ g = dL/dw,
     dL/ds_j = sum_i g_i w_i (delta_ij - w_j) = w_j (g_j - sum_i w_i g_i)
 
 one elementwise product and one sum per row: the (n x n) Jacobian is never built.
-(functional/fused.py's Softmax computes the same; fused_causal.py, flash.py and window.py call
-this function.)
+functional/fused.py's Softmax calls it, and so do the hand-written attention backwards a layer
+up (attention/fused_causal.py, flash.py and window.py).
 """
 from ..backend import namespace
 
