@@ -45,7 +45,7 @@ def positive(shape, seed=1):
 
 
 def check_op(torch, inputs, torch_fn, our_fn=None, *, dtype="float64", rtol=None, atol=None,
-             gradcheck=True, gradcheck_eps=1e-6, seed=0):
+             gradcheck=True, gradcheck_eps=1e-6, gradcheck_tol=None, seed=0):
     """Compare `our_fn` (default: `torch_fn`) with PyTorch's `torch_fn`, forward and backward.
 
     inputs:    one entry per argument: a shape (filled with uniform values in [-2, 2)) or a
@@ -53,6 +53,8 @@ def check_op(torch, inputs, torch_fn, our_fn=None, *, dtype="float64", rtol=None
     dtype:     "float64" or "float32"; tolerances default to TOLERANCE[dtype].
     gradcheck: also run tinyattn.gradcheck (float64 only); turn off only at kinks (ties of
                max/maximum, relu at 0), where finite differences have no single answer.
+    gradcheck_eps, gradcheck_tol: its step, and a dict of atol/rtol where the function itself
+               rounds (a cast to float32) and gradcheck's float64 defaults cannot hold.
     Returns our output.
     """
     our_fn = our_fn or torch_fn
@@ -79,7 +81,7 @@ def check_op(torch, inputs, torch_fn, our_fn=None, *, dtype="float64", rtol=None
 
     if gradcheck and dtype == "float64":
         tinyattn.gradcheck(our_fn, *[tinyattn.tensor(a, requires_grad=True) for a in arrays],
-                           eps=gradcheck_eps)
+                           eps=gradcheck_eps, **(gradcheck_tol or {}))
     return out
 
 
