@@ -6,9 +6,11 @@ from collections import OrderedDict
 
 def torch_gpt(torch, vocab_size, d_model, num_heads, num_layers, max_len, activation="gelu"):
     """GPT-2's layout: token + learned position embeddings, pre-norm blocks (causal self-attention
-    with separate q/k/v projections, GELU feed-forward of width 4 d_model), final norm, tied head."""
+    with separate q/k/v projections, feed-forward of width 4 d_model), final norm, tied head.
+    activation: "gelu" (exact), "gelu_tanh" or "relu", the same choice as tinyattn's GPT."""
     nn, F = torch.nn, torch.nn.functional
-    approximate = "tanh" if activation == "gelu_tanh" else "none"
+    activations = {"gelu": lambda: nn.GELU(), "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+                   "relu": lambda: nn.ReLU()}
 
     class CausalSelfAttention(nn.Module):
         def __init__(self):
@@ -28,7 +30,7 @@ def torch_gpt(torch, vocab_size, d_model, num_heads, num_layers, max_len, activa
             super().__init__()
             self.self_attn = CausalSelfAttention()
             self.feed_forward = nn.Sequential(OrderedDict(
-                linear1=nn.Linear(d_model, 4 * d_model), gelu=nn.GELU(approximate=approximate),
+                linear1=nn.Linear(d_model, 4 * d_model), activation=activations[activation](),
                 linear2=nn.Linear(4 * d_model, d_model)))
             self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
 
