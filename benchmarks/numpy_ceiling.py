@@ -31,6 +31,7 @@ from handfused.step import HandFusedGPT, SplitHandFusedGPT  # noqa: E402
 
 THREADS = 2              # the split variant's two halves; the machines measured have 2 cores
 LOSS_TOLERANCE = 1e-3    # relative, on every step's loss; float32 round-off gives about 1e-6
+GRADIENT_TOLERANCE = 1e-4   # max |ours - theirs| / max |theirs|; float32 round-off gives ~1.5e-6
 
 
 def their_gradients(torch, pair):
@@ -48,7 +49,8 @@ def check(torch, pair, models, steps):
     Gradients of one step: max |ours - theirs| / max |theirs| per parameter, the worst printed,
     except k_proj.bias, whose true gradient is 0 (softmax ignores a shift common to a query's
     scores, and a key bias adds q . b to all of them), so only its size is printed. Then `steps`
-    AdamW steps each: the largest relative difference of the losses. Exits if it passes tolerance."""
+    AdamW steps each: the largest relative difference of the losses. Exits if either passes its
+    tolerance."""
     reference = their_gradients(torch, pair)
     their_losses = [pair.their_step() for _ in range(steps)]
     print(f"check against PyTorch: loss rel. diff over {steps} AdamW steps; gradients of the first step")
@@ -64,6 +66,9 @@ def check(torch, pair, models, steps):
               f" k_proj.bias |grad| <= {key_bias:.1e}")
         if loss_diff > LOSS_TOLERANCE:
             sys.exit(f"{name}: losses differ from PyTorch's by {loss_diff:.1e} > {LOSS_TOLERANCE}")
+        if worst > GRADIENT_TOLERANCE:
+            sys.exit(f"{name}: the gradient of {worst_name} differs from PyTorch's by {worst:.1e} "
+                     f"> {GRADIENT_TOLERANCE}")
 
 
 def compare(runs, rounds, steps):
