@@ -5,16 +5,34 @@ import pytest
 
 import tinyattn
 from tinyattn import nn
+from tinyattn.attention.fused_causal import CausalSelfAttention
 
 F64 = dict(rtol=1e-10, atol=1e-12)     # the same sums in another order: a few float64 ulps
 
 
+def _node_kinds(out):
+    """The Function classes of every node in out's graph."""
+    kinds, stack, seen = set(), [out], set()
+    while stack:
+        t = stack.pop()
+        if t.creator is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        kinds.add(type(t.creator))
+        stack.extend(t.creator.inputs)
+    return kinds
+
+
 def _run(module, x, upstream, fused, is_causal):
-    """Output and all gradients (input first, then parameters) of one forward/backward."""
+    """Output and all gradients (input first, then parameters) of one forward/backward. The fused
+    run is checked to have taken the fused node (also when the suite runs in reference mode)."""
     module.zero_grad()
     x.grad = None
     # need_weights=True is one of the things the fused path does not do: it forces the readable one
-    out = module(x, is_causal=is_causal) if fused else module(x, is_causal=is_causal, need_weights=True)[0]
+    with tinyattn.reference_mode(False):
+        out = module(x, is_causal=is_causal) if fused else \
+            module(x, is_causal=is_causal, need_weights=True)[0]
+    assert (CausalSelfAttention in _node_kinds(out)) == fused
     out.backward(upstream)
     grads = [x.grad] + [p.grad for p in module.parameters()]
     return out.numpy(), [x.backend.to_numpy(g) for g in grads]
@@ -36,7 +54,7 @@ def test_fused_self_attention_equals_the_readable_path(backend, is_causal, bias)
 
 
 def test_fused_self_attention_passes_gradcheck(backend):
-    from tinyattn.attention.fused_causal import CausalSelfAttention, _causal_bias
+    from tinyattn.attention.fused_causal import _causal_bias
 
     qkv = tinyattn.randn(2, 4, 12, dtype="float64", requires_grad=True)
     bias = _causal_bias(4, qkv)
