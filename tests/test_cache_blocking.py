@@ -7,6 +7,14 @@ import tinyattn.functional as F
 from tinyattn.kernels.cache_blocking import row_chunks
 
 
+@pytest.fixture(autouse=True)
+def fused_paths():
+    """These tests are about the chunked kernels under the fused paths: they run in the default
+    mode also when the suite runs in reference mode, where the kernels would not run at all."""
+    with tinyattn.reference_mode(False):
+        yield
+
+
 @pytest.mark.parametrize("rows, width, size", [(10, 3, 7), (10, 3, 1), (1, 5, 4), (0, 4, 8), (9, 2, None)])
 def test_row_chunks_cover_every_row_once(rows, width, size):
     covered = [i for chunk in row_chunks(rows, width, size) for i in range(rows)[chunk]]
