@@ -1,7 +1,9 @@
-"""Positional encodings: the paper's sinusoid table, and RoPE's relative-position property."""
+"""Positional encodings: the paper's sinusoid table, and RoPE against the paper, its gradient and its
+relative-position property."""
 import math
 
 import numpy as np
+import pytest
 
 import tinyattn
 import tinyattn.nn as nn
@@ -34,3 +36,33 @@ def test_rotary_keeps_the_length_of_each_vector(backend):
     rope = nn.RotaryEmbedding(head_dim=6, max_len=16, dtype="float64")
     x = tinyattn.tensor(np.random.default_rng(1).standard_normal((2, 3, 16, 6)))
     np.testing.assert_allclose(np.linalg.norm(rope(x).numpy(), axis=-1), np.linalg.norm(x.numpy(), axis=-1))
+
+
+def _rope_from_the_paper(x, start, base=10000.0):
+    """RoPE written as Su et al. (2021) state it, one 2x2 rotation per pair and position, with
+    the pairs (i, i + d/2) of GPT-NeoX and Llama: feature pair i of position m turns by m theta_i,
+    theta_i = base^(-2i/d). x (..., T, d) as a NumPy array; a loop, slow and plain on purpose."""
+    out = np.empty_like(x)
+    d = x.shape[-1]
+    for m in range(x.shape[-2]):
+        for i in range(d // 2):
+            angle = (start + m) * base ** (-2 * i / d)
+            rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+            pair = np.stack([x[..., m, i], x[..., m, i + d // 2]], axis=-1)       # (..., 2)
+            turned = pair @ rotation.T
+            out[..., m, i], out[..., m, i + d // 2] = turned[..., 0], turned[..., 1]
+    return out
+
+
+@pytest.mark.parametrize("start", [0, 5])
+def test_rotary_equals_the_rotation_of_each_pair_written_from_the_paper(backend, start):
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 8))
+    rope = nn.RotaryEmbedding(head_dim=8, max_len=16, dtype="float64")
+    ours = rope(tinyattn.tensor(x), start=start).numpy()
+    np.testing.assert_allclose(ours, _rope_from_the_paper(x, start), rtol=1e-12, atol=1e-13)
+
+
+def test_rotary_passes_gradcheck(backend):
+    rope = nn.RotaryEmbedding(head_dim=6, max_len=16, dtype="float64")
+    x = tinyattn.randn(2, 5, 6, dtype="float64", requires_grad=True)
+    assert tinyattn.gradcheck(lambda t: rope(t, start=3), x)
