@@ -166,3 +166,24 @@ def test_window_attention_rejects_bad_calls_clearly(backend, call, error, messag
 def test_sliding_window_mask_rejects_a_window_below_one():
     with pytest.raises(ValueError, match="at least 1"):
         sliding_window_mask(4, 0)
+
+
+@pytest.mark.parametrize("window", [1, 3, 16])
+def test_window_attention_matches_pytorch_with_a_sliding_window_mask(torch, backend, window):
+    """PyTorch has no window attention: its scaled_dot_product_attention with the boolean band
+    (True = may attend, its convention too) is the same function. float64 both sides."""
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((2, 3, 9, 4)) for _ in range(3))
+    upstream = rng.standard_normal((2, 3, 9, 4))
+    ours = [tinyattn.tensor(a, dtype="float64", requires_grad=True) for a in (q, k, v)]
+    out = window_attention(*ours, window)
+    out.backward(tinyattn.tensor(upstream, dtype="float64"))
+    theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    position = torch.arange(9)
+    band = (position[None, :] <= position[:, None]) & (position[None, :] > position[:, None] - window)
+    expected = torch.nn.functional.scaled_dot_product_attention(*theirs, attn_mask=band)
+    expected.backward(torch.tensor(upstream))
+    rtol, atol = TOLERANCE["float64"]
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=rtol, atol=atol)
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(a.backend.to_numpy(a.grad), t.grad.numpy(), rtol=rtol, atol=atol)
