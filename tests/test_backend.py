@@ -280,3 +280,12 @@ def test_a_zero_dim_leaf_accumulates_into_an_array_of_its_own(backend):
     grad = scale.grad
     grad -= 1.0                                     # an array, so updating it in place sticks
     assert float(scale.backend.to_numpy(scale.grad)) == 5.0
+
+
+def test_complete_namespace_names_bool_where_a_library_only_has_bool_():
+    # CuPy 13 exports `bool_` but not the standard's `bool` (it arrives in CuPy 14): without the
+    # alias the backend would have no boolean dtype, and every mask and comparison would fail
+    old_cupy = types.SimpleNamespace(__name__="fakecupy", bool_=np.bool_, zeros=np.zeros)
+    xp = complete_namespace(old_cupy)
+    assert xp.bool is np.bool_
+    assert xp.zeros(2, dtype=xp.bool).dtype == np.bool_

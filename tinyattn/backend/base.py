@@ -17,6 +17,7 @@ _ALIASES = {
     "concat": "concatenate",
     "pow": "power",
     "cumulative_sum": "cumsum",
+    "bool": "bool_",                # CuPy 13 exports only bool_: without it, no mask would work
 }
 
 
