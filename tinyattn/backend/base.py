@@ -103,10 +103,10 @@ class Backend:
         self.rng = np.random.default_rng(seed)
 
     def randn(self, shape, dtype):
-        return self.asarray(self.rng.standard_normal(shape, dtype=_drawn(dtype)), dtype)
+        return self.asarray(self.rng.standard_normal(shape, dtype=drawn_dtype(dtype)), dtype)
 
     def rand(self, shape, dtype):
-        return self.asarray(self.rng.random(shape, dtype=_drawn(dtype)), dtype)
+        return self.asarray(self.rng.random(shape, dtype=drawn_dtype(dtype)), dtype)
 
     def index_add(self, shape, index, values):
         """zeros(shape) with `values[i]` added to row `index[i]`, repeated indices summed.
@@ -142,7 +142,7 @@ class Backend:
         """Wait for queued device work (a no-op on the CPU); benchmarks call it before reading a clock."""
 
 
-def _drawn(dtype):
+def drawn_dtype(dtype):
     """The dtype NumPy's generator draws samples of `dtype` in: it has no float16 sampler."""
     return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 

@@ -1,7 +1,7 @@
 """CuPy: the same code on an NVIDIA GPU. Importing this module needs no CuPy; making the backend does."""
 import numpy as np
 
-from .base import Backend, BackendUnavailable, complete_namespace
+from .base import Backend, BackendUnavailable, complete_namespace, drawn_dtype
 
 
 class CupyBackend(Backend):
@@ -22,10 +22,12 @@ class CupyBackend(Backend):
         self.device_rng = self.xp.random.default_rng(seed)
 
     def randn(self, shape, dtype):
-        return self.device_rng.standard_normal(shape, dtype=dtype)
+        # CuPy's generator refuses float16 (and mis-filled it before 13.4): draw in float32, as
+        # the NumPy backend does, and round
+        return self.xp.astype(self.device_rng.standard_normal(shape, dtype=drawn_dtype(dtype)), dtype)
 
     def rand(self, shape, dtype):
-        return self.device_rng.random(shape, dtype=dtype)
+        return self.xp.astype(self.device_rng.random(shape, dtype=drawn_dtype(dtype)), dtype)
 
     def index_add(self, shape, index, values):
         out = self.xp.zeros(shape, dtype=values.dtype)
@@ -34,7 +36,6 @@ class CupyBackend(Backend):
 
     def synchronize(self):
         self.xp.cuda.Device().synchronize()
-
 
 
 def _import_cupy():
