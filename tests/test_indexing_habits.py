@@ -83,6 +83,20 @@ def test_a_0d_integer_index_reads_as_an_int(make, backend, torch):
     np.testing.assert_array_equal(x[:, make()].numpy(), values()[:, 1])
 
 
+class _ArrayWithoutIndex(np.ndarray):
+    """A 0-d array as CuPy's are: no __index__ (it would wait for the device)."""
+
+    def __index__(self):
+        raise TypeError("no __index__")
+
+
+def test_a_0d_integer_array_without_index_still_indexes_and_a_float_one_is_refused():
+    x = tinyattn.tensor(values())
+    np.testing.assert_array_equal(x[np.array(3).view(_ArrayWithoutIndex)].numpy(), values()[3])
+    with pytest.raises(IndexError, match="not a valid index"):
+        x[np.array(1.5).view(_ArrayWithoutIndex)]
+
+
 def test_a_0d_index_from_argmax_picks_the_row(backend):
     x = tinyattn.tensor(values())
     np.testing.assert_array_equal(x[x.sum(dim=1).argmax()].numpy(), values()[3])

@@ -9,6 +9,7 @@ raising, so the key is resolved and checked here, once, for every backend.
 import math
 import operator
 
+from ..backend import backend_of
 from .arguments import is_tensor
 from .ops.index import Gather, GetItem
 
@@ -66,11 +67,26 @@ def scalars_as_ints(key):
         try:
             if isinstance(scalar, bool):    # an int to Python, but x[True] means a new axis to NumPy
                 raise TypeError
-            out.append(operator.index(scalar))  # ints, NumPy integers, 0-d integer arrays of any backend
+            out.append(_as_int(scalar))
         except TypeError:
             raise IndexError(f"indexing: {k!r} is not a valid index; indices are integers, slices, "
                              "None, ... and integer tensors (or a boolean mask, to write)") from None
     return tuple(out)
+
+
+def _as_int(scalar):
+    """A Python int from an int, a NumPy integer or a 0-d integer array of any backend. CuPy's
+    arrays have no __index__ (it would wait for the device), so a 0-d integer array without one
+    is read through the host; a float or bool one is a TypeError."""
+    try:
+        return operator.index(scalar)
+    except TypeError:
+        if getattr(scalar, "ndim", None) != 0:
+            raise
+        backend = backend_of(scalar)
+        if not backend.dtype_names.get(scalar.dtype, "").startswith(("int", "uint")):
+            raise
+        return int(backend.to_numpy(scalar).item())
 
 
 def is_index_array(k):
