@@ -1,6 +1,7 @@
 """Backends: choosing one, moving tensors between them, their extras (scatter-add, seeding),
 the names they share (dtypes, namespace functions), and the ways CuPy can be unavailable.
 """
+import builtins
 import os
 import subprocess
 import sys
@@ -180,6 +181,23 @@ def test_cupy_without_a_driver_says_no_usable_device(monkeypatch):
     assert "no usable CUDA driver or device" in message and "cudaErrorInsufficientDriver" in message
 
 
+def test_a_broken_cupy_install_is_not_reported_as_missing(monkeypatch):
+    def broken_import(name, *args, **kwargs):
+        if name == "cupy":
+            raise ImportError("CuPy failed to load libnvrtc.so.12", name="cupy_backends.cuda.libs.nvrtc")
+        return real_import(name, *args, **kwargs)
+    real_import = builtins.__import__
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    monkeypatch.setattr(builtins, "__import__", broken_import)
+    with pytest.raises(BackendUnavailable, match="CuPy is installed but failed to import .*libnvrtc"):
+        _import_cupy()
+
+
+def test_cupy_without_a_driver_mentions_an_old_driver(monkeypatch):
+    message = _unavailable_message(monkeypatch, _fake_cupy(device_count=_raise))
+    assert "a driver older than the CUDA version of this CuPy wheel" in message
+
+
 def test_cupy_with_zero_devices_says_none_is_visible(monkeypatch):
     message = _unavailable_message(monkeypatch, _fake_cupy(device_count=lambda: 0))
     assert "no CUDA device is visible" in message
@@ -187,7 +205,9 @@ def test_cupy_with_zero_devices_says_none_is_visible(monkeypatch):
 
 def test_cupy_whose_kernels_fail_points_at_the_cuda_version(monkeypatch):
     message = _unavailable_message(monkeypatch, _fake_cupy(arange=_raise))
-    assert "running a kernel failed" in message and "cupy-cuda12x needs a CUDA 12 driver" in message
+    # a driver runs wheels of its CUDA version and older: the advice must not say otherwise
+    assert "running a kernel failed" in message and "a CUDA 13 driver runs cupy-cuda12x" in message
+    assert "cupy-cuda13x needs a CUDA 13 driver" in message
 
 
 def test_set_backend_cupy_without_cupy_raises_and_keeps_the_active_backend(monkeypatch, restore_backend):

@@ -8,9 +8,7 @@ class CupyBackend(Backend):
     name = "cupy"
 
     def __init__(self):
-        cupy = _import_cupy()
-        import cupyx
-        self._cupyx = cupyx
+        cupy, self._cupyx = _import_cupy()
         super().__init__(complete_namespace(cupy))
         self.dtype_names.update({np.dtype(n): n for n in self.dtypes})   # arrays' own spelling
 
@@ -39,19 +37,26 @@ class CupyBackend(Backend):
 
 
 def _import_cupy():
-    """Import CuPy and prove a kernel runs, turning each way it fails into one plain sentence."""
+    """Import CuPy and prove that a kernel, cupyx and the random generator work, turning each way
+    it fails into one plain sentence. Returns (cupy, cupyx)."""
     try:
         import cupy
     except ImportError as e:
-        raise BackendUnavailable(
-            "backend 'cupy': CuPy is not installed (" + str(e) + "). Install it with "
-            "`pip install 'tinyattn[gpu]'` (CUDA 12) or `pip install cupy-cuda13x` (CUDA 13).") from None
+        if getattr(e, "name", None) == "cupy":
+            raise BackendUnavailable(
+                "backend 'cupy': CuPy is not installed (" + str(e) + "). Install it with "
+                "`pip install 'tinyattn[gpu]'` (CUDA 12) or `pip install cupy-cuda13x` (CUDA 13).") from None
+        raise BackendUnavailable(                  # CuPy re-raises a broken install as ImportError
+            f"backend 'cupy': CuPy is installed but failed to import ({e}). Reinstall one CuPy wheel "
+            "only (pip uninstall every cupy-* package first), matching your CUDA version.") from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:
         raise BackendUnavailable(
-            f"backend 'cupy': CuPy is installed but sees no usable CUDA driver or device ({e}). "
-            "Check `nvidia-smi`; on a machine without an NVIDIA GPU use the numpy backend.") from None
+            f"backend 'cupy': CuPy is installed but sees no usable CUDA driver or device ({e}): no "
+            "NVIDIA GPU, or a driver older than the CUDA version of this CuPy wheel (12 for "
+            "cupy-cuda12x, 13 for cupy-cuda13x). Check `nvidia-smi`; on a machine without an NVIDIA "
+            "GPU use the numpy backend.") from None
     if count == 0:
         raise BackendUnavailable("backend 'cupy': CuPy is installed but no CUDA device is visible.")
     try:
@@ -59,6 +64,13 @@ def _import_cupy():
     except Exception as e:
         raise BackendUnavailable(
             f"backend 'cupy': a CUDA device is present but running a kernel failed ({e}). This is "
-            "usually a CuPy wheel built for another CUDA version than the driver supports: "
-            "cupy-cuda12x needs a CUDA 12 driver, cupy-cuda13x a CUDA 13 one.") from None
-    return cupy
+            "usually a CuPy wheel built for a newer CUDA than the driver supports: a driver runs "
+            "wheels of its CUDA version and older (a CUDA 13 driver runs cupy-cuda12x), so "
+            "cupy-cuda13x needs a CUDA 13 driver.") from None
+    try:
+        import cupyx
+        cupy.random.default_rng(0).standard_normal((1,), dtype=cupy.float32)
+    except Exception as e:
+        raise BackendUnavailable(f"backend 'cupy': CuPy runs a kernel, but cupyx or its random "
+                                 f"generator failed ({e}); reinstall CuPy.") from None
+    return cupy, cupyx
