@@ -113,10 +113,12 @@ def checked_arrays(x, parts):
     return [index_array(x, k, axis) for axis, k in enumerate(parts)]
 
 
-def index_array(x, k, axis):
-    """An integer index into axis `axis` of x, as a backend array: checked, negatives wrapped.
+def index_array(x, k, axis, allow_negative=True):
+    """An integer index into axis `axis` of x, as a backend array: checked, negatives wrapped
+    (or, with allow_negative=False, refused, as an embedding's ids are).
 
-    Checked here because CuPy would not raise on an index out of range: it wraps around."""
+    Checked here because CuPy would not raise on an index out of range: it wraps around. The
+    smallest and largest index come to the host in one transfer (on a GPU, each is a wait)."""
     backend = x.backend
     k = array_of(x, k)
     kind = backend.dtype_names.get(k.dtype, str(k.dtype))
@@ -124,11 +126,13 @@ def index_array(x, k, axis):
         raise IndexError(f"indexing: index arrays must hold integers, got {kind}")
     n, xp = x.shape[axis], backend.xp
     if math.prod(k.shape) > 0:
-        low, high = int(xp.min(k)), int(xp.max(k))
-        if low < -n or high >= n:
-            bad = low if low < -n else high
+        low, high = backend.to_numpy(xp.stack([xp.min(k), xp.max(k)])).tolist()
+        smallest = -n if allow_negative else 0
+        if low < smallest or high >= n:
+            bad = low if low < smallest else high
+            allowed = "" if allow_negative else f"; ids must be in [0, {n})"
             raise IndexError(f"indexing: index {bad} is out of range for axis {axis} of size {n} "
-                             f"(tensor of shape {x.shape})")
+                             f"(tensor of shape {x.shape}){allowed}")
         if low < 0:
             k = xp.where(k < 0, k + n, k)
     return k

@@ -4,12 +4,13 @@
 Both paths get the same checks and errors, and compute the same numbers.
 """
 from ..backend import get_backend
+from ..engine import indexing
 from ..engine.arguments import dim_arg
 from ..engine.autograd import is_grad_enabled
 from ..engine.creation import ones, zeros
 from ..engine.ops.broadcast import broadcast_shape
 from ..engine.tensor import Tensor
-from ..engine.tensor_functions import relu, take  # noqa: F401  (F.relu is tinyattn.relu)
+from ..engine.tensor_functions import relu  # noqa: F401  (F.relu is tinyattn.relu)
 from . import fused, reference
 from .mode import is_reference_mode
 
@@ -129,8 +130,10 @@ def linear(x, weight, bias=None):
 
 def embedding(index, weight):
     """Rows of `weight` (num_embeddings, dim) picked by integer `index` (any shape):
-    (*index.shape) -> (*index.shape, dim). The backward adds into each row once per use."""
-    return take(weight, index)
+    (*index.shape) -> (*index.shape, dim). The backward adds into each row once per use.
+    Ids must be in [0, num_embeddings), as in PyTorch: a negative id is refused, not read from
+    the end (a stray -100 ignore_index passed as input would otherwise embed as the last row)."""
+    return indexing.gather(weight, [indexing.index_array(weight, index, 0, allow_negative=False)])
 
 
 def gelu(x, approximate="none"):

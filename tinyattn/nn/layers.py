@@ -57,14 +57,8 @@ class Embedding(Module):
             self.weight.data[padding_idx, ...] = 0
 
     def forward(self, index):
-        # ids must be in [0, num_embeddings). Indexing reads -1 as the last row (NumPy's habit),
-        # which here would silently embed a stray -1 (say, a -100 ignore_index target passed as
-        # input) as the last token; PyTorch's Embedding rejects negative ids, and so do we.
+        # ids must be in [0, num_embeddings): F.embedding refuses a negative one, as PyTorch does
         index = index if isinstance(index, Tensor) else Tensor(index, backend=self.weight.backend)
-        lowest = int(index.backend.xp.min(index.data)) if index.numel() else 0
-        if lowest < 0:
-            raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): index {lowest} "
-                             f"is negative; ids must be in [0, {self.num_embeddings})")
         try:
             out = F.embedding(index, self.weight)
         except IndexError as e:
