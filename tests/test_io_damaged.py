@@ -212,3 +212,45 @@ def test_max_bytes_sets_the_limit_on_the_declared_size(tmp_path):
         tinyattn.load(tmp_path / "m.npz", max_bytes=100)
     state = tinyattn.load(tmp_path / "m.npz", max_bytes=10_000)
     np.testing.assert_array_equal(state["weight"], model.weight.numpy())
+
+
+def test_a_fortran_ordered_array_comes_back_equal(tmp_path):
+    weight = np.asfortranarray(np.arange(12.0).reshape(3, 4))    # stored column by column
+    tinyattn.save({"w": weight, "scalar": np.array(2.5)}, tmp_path / "f.npz")
+    state = tinyattn.load(tmp_path / "f.npz")
+    np.testing.assert_array_equal(state["w"], weight)
+    assert state["scalar"].shape == () and state["scalar"] == 2.5
+
+
+def test_damaged_bytes_anywhere_give_a_value_error_naming_the_file_or_load_unharmed(tmp_path):
+    """Random damage to a nested checkpoint: no KeyError, OSError, zlib or JSON error escapes."""
+    model = nn.Linear(4, 3)
+    good = tmp_path / "good.npz"
+    tinyattn.save({"model": model.state_dict(), "step": 3}, good, metadata={"lr": 0.1})
+    data, rng = good.read_bytes(), np.random.default_rng(0)
+    path = tmp_path / "damaged.npz"
+    for _ in range(300):
+        damaged = bytearray(data)
+        for at in rng.integers(0, len(data), size=rng.integers(1, 4)):
+            damaged[at] = rng.integers(0, 256)
+        end = len(data) if rng.random() < 0.75 else rng.integers(len(data) // 2, len(data))
+        path.write_bytes(bytes(damaged[:end]))
+        try:
+            state = tinyattn.load(path)
+        except ValueError as e:
+            assert "damaged.npz" in str(e), str(e)
+            continue
+        assert state["step"] == 3 and state.metadata == {"lr": 0.1}      # the damage missed
+        np.testing.assert_array_equal(state["model"]["weight"], model.weight.numpy())
+
+
+def test_a_zip_whose_directory_points_before_the_file_is_refused(tmp_path):
+    path = tmp_path / "offset.npz"
+    tinyattn.save(nn.Linear(4, 3), path)
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")                     # the end record: where the directory is
+    offset = struct.unpack_from("<I", data, end + 16)[0]
+    struct.pack_into("<I", data, end + 16, offset + 1_000_000)   # entries now start before byte 0
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="offset.npz is not a readable zip archive"):
+        tinyattn.load(path)
