@@ -82,3 +82,15 @@ def test_loading_a_checkpoint_with_wrong_keys_leaves_the_model_unchanged(tmp_pat
 def test_metadata_must_be_json(tmp_path):
     with pytest.raises(TypeError, match="JSON"):
         tinyattn.save(_model(), tmp_path / "m.npz", metadata={"when": object()})
+
+
+@pytest.mark.parametrize("value", [[[0.0] * 4] * 3, "weights", 1.5, np.array([["a"] * 4] * 3)])
+def test_load_state_dict_names_the_key_of_a_value_that_is_no_numeric_array(value):
+    # PyTorch 2.13 raises RuntimeError 'While copying the parameter named "weight", expected
+    # torch.Tensor or Tensor-like object from checkpoint but received <class 'list'>' (or 'str',
+    # 'float'); for the string array, torch.from_numpy refuses its dtype before loading
+    model = nn.Linear(4, 3)
+    before = model.weight.numpy().copy()
+    with pytest.raises(RuntimeError, match=r"values that are not numeric arrays: weight: a"):
+        model.load_state_dict({"weight": value, "bias": np.zeros(3)})
+    np.testing.assert_array_equal(model.weight.numpy(), before)

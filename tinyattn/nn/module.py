@@ -8,7 +8,7 @@ everything to another backend (`to`).
 """
 from collections import OrderedDict, namedtuple
 
-from ..backend import DTYPE_NAMES
+from ..backend import DTYPE_NAMES, backend_of
 from ..engine.tensor import Tensor
 
 
@@ -223,16 +223,22 @@ class Module:
         """Copy values into the parameters and buffers of the same names.
 
         Values may be tensors, NumPy arrays or arrays of any backend; they are converted to
-        each parameter's backend and dtype. Every problem (missing keys, unexpected keys, wrong
-        shapes) is reported in one error, and nothing is changed unless everything fits.
+        each parameter's backend and dtype. Every problem (missing keys, unexpected keys, values
+        that are not arrays of numbers, wrong shapes) is reported in one error, and nothing is
+        changed unless everything fits.
         Returns (missing_keys, unexpected_keys), both empty unless strict=False let them pass.
         """
         own = self.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
+        # a list, a string or a number is no array (PyTorch, too, refuses them, naming the key)
+        reasons = {k: _not_an_array(state[k]) for k in own if k in state}
+        not_arrays = [f"{k}: {reason}" for k, reason in reasons.items() if reason]
         wrong = [f"{k}: checkpoint {tuple(_shape(state[k]))}, model {own[k].shape}"
-                 for k in own if k in state and tuple(_shape(state[k])) != own[k].shape]
+                 for k, reason in reasons.items() if not reason and _shape(state[k]) != own[k].shape]
         problems = []
+        if not_arrays:
+            problems.append("values that are not numeric arrays: " + "; ".join(not_arrays))
         if missing and strict:
             problems.append("missing keys: " + ", ".join(missing))
         if unexpected and strict:
@@ -274,6 +280,21 @@ def _check_assignment(module, name, value, kind, what, expected):
     if value is not None and not isinstance(value, kind):
         raise TypeError(f"{type(module).__name__}: cannot assign {type(value).__name__} as {what} "
                         f"{name!r} ({expected} or None expected)")
+
+
+def _not_an_array(value):
+    """Why `value` cannot be loaded into a parameter or buffer, or None if it can: a Tensor, an
+    array of booleans or real numbers (NumPy's, CuPy's), or an array of another backend."""
+    if isinstance(value, Tensor):
+        return None
+    kind = getattr(getattr(value, "dtype", None), "kind", None)    # NumPy and CuPy dtypes
+    if kind is not None:
+        return None if kind in "biuf" else f"an array of {value.dtype}"
+    try:
+        backend_of(value)
+    except TypeError:
+        return f"a {type(value).__name__}, not an array"
+    return None
 
 
 def _shape(value):
