@@ -6,6 +6,7 @@ the reason CuPy gave. `torch` is the PyTorch module, or the test is skipped with
 """
 import numpy as np
 import pytest
+from function_coverage import recording_gradcheck, unchecked
 
 import tinyattn
 from tinyattn.backend import BackendUnavailable, get_backend
@@ -39,3 +40,18 @@ def torch():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+tinyattn.gradcheck = recording_gradcheck       # notes what each gradient check covered
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After a run of the whole suite (no test deselected, every test file collected), fail it
+    if some Function of the package was never gradient-checked (tests/function_coverage.py)."""
+    files = {item.path.name for item in session.items}
+    whole = len(session.items) == session.testscollected and \
+        files >= {p.name for p in session.path.joinpath("tests").glob("test_*.py")}
+    if exitstatus == 0 and whole and unchecked():
+        session.config.get_terminal_writer().line(
+            f"no gradcheck covered these Functions: {', '.join(unchecked())}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
