@@ -134,6 +134,63 @@ def test_integer_with_float_takes_the_float_dtype(expr, backend, torch):
     assert_same(MIXED_KINDS[expr](tinyattn, i, f), MIXED_KINDS[expr](torch, ti, tf))
 
 
+# Every binary op with int64 and float32 operands, either way round: float32 as in PyTorch 2.13
+# (torch.arange(3) + torch.ones(3) is float32, comparisons bool), or a clear error where
+# tinyattn or PyTorch refuses: torch.arange(3) @ torch.ones(3, 2) (either way round) raises
+# RuntimeError "expected m1 and m2 to have the same dtype" (here a TypeError naming matmul and
+# the dtypes; NumPy would compute it in float64);
+# a tensor exponent is refused by tinyattn's pow (x ** 2 takes a Python number).
+BINARY = {
+    "+": (lambda a, b: a + b, "float32"), "-": (lambda a, b: a - b, "float32"),
+    "*": (lambda a, b: a * b, "float32"), "/": (lambda a, b: a / b, "float32"),
+    "//": (lambda a, b: a // b, "float32"), "%": (lambda a, b: a % b, "float32"),
+    "maximum": (tinyattn.maximum, "float32"),
+    "where": (lambda a, b: tinyattn.where(tinyattn.tensor([True, False, True]), a, b), "float32"),
+    "<": (lambda a, b: a < b, "bool"), "==": (lambda a, b: a == b, "bool"),
+    "@": (lambda a, b: a @ b, (TypeError, r"matmul: cannot mix integer and floating-point operands "
+                                          r"\((int64 and float32|float32 and int64)\)")),
+    "**": (lambda a, b: a ** b, (TypeError, "pow: the exponent must be a Python number")),
+}
+
+
+@pytest.mark.parametrize("int_first", [True, False], ids=["int64 op float32", "float32 op int64"])
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_op_of_int64_and_float32_is_float32_or_a_clear_error(op, int_first, backend):
+    i, f = tinyattn.arange(1, 4), tinyattn.tensor([0.5, 2.5, 1.0])
+    a, b = (i, f) if int_first else (f, i)
+    call, expected = BINARY[op]
+    if isinstance(expected, tuple):
+        with pytest.raises(expected[0], match=expected[1]):
+            call(a, b)
+    else:
+        assert call(a, b).dtype == expected
+
+
+# PyTorch 2.13: nn.Linear(3, 2)(long tensor) raises RuntimeError "mat1 and mat2 must have the same
+# dtype, but got Long and Float"; F.linear likewise. NumPy would compute them in float64.
+@pytest.mark.parametrize("call", [
+    lambda x: tinyattn.nn.Linear(3, 2)(x),
+    lambda x: F.linear(x, tinyattn.randn(2, 3)),
+    lambda x: F.linear(x.float(), tinyattn.randn(2, 3), tinyattn.arange(2)),
+], ids=["nn.Linear", "F.linear", "F.linear integer bias"])
+def test_linear_of_integers_and_floats_is_a_type_error_naming_linear(call, backend):
+    x = tinyattn.arange(6).reshape(2, 3)
+    for mode in (False, True):
+        with tinyattn.reference_mode(mode):
+            with pytest.raises(TypeError, match="linear: cannot mix integer and floating-point"):
+                call(x)
+
+
+# PyTorch 2.13: F.cross_entropy of long logits raises NotImplementedError
+# "log_softmax_lastdim_kernel_impl" not implemented for 'Long'; here a TypeError naming the op.
+def test_cross_entropy_of_integer_logits_is_a_type_error(backend):
+    for mode in (False, True):
+        with tinyattn.reference_mode(mode):
+            with pytest.raises(TypeError, match="cross_entropy: the logits must be floating point, "
+                                                "got int64"):
+                F.cross_entropy(tinyattn.arange(6).reshape(2, 3), tinyattn.tensor([0, 1]))
+
+
 def test_bool_with_integer_tensor_is_integer(backend, torch):
     b, tb = pair(torch, [True, False], "bool")
     i, ti = pair(torch, [3, 4], "int64")

@@ -7,6 +7,7 @@ import pytest
 
 import tinyattn
 import tinyattn.functional as F
+from tinyattn.functional import fused
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -218,14 +219,32 @@ def test_an_index_from_another_backend_is_named():
 
 
 @pytest.mark.parametrize("call, op", [
-    (lambda: F.gelu(tinyattn.arange(3)), "gelu"),
-    (lambda: F.layer_norm(tinyattn.arange(4).reshape(1, 4), 4), "layernorm"),
+    (lambda: fused.Gelu.apply(tinyattn.arange(3), approximate="none"), "gelu"),
+    (lambda: fused.LayerNorm.apply(tinyattn.arange(4).reshape(1, 4), tinyattn.ones(4, dtype="int64"),
+                                   tinyattn.zeros(4, dtype="int64"), eps=1e-5), "layernorm"),
 ])
 def test_a_numpy_error_that_needs_more_than_a_message_is_still_named(call, op):
-    # NumPy's casting errors take more than a message: the clearer error falls back to TypeError
-    with tinyattn.reference_mode(False):      # raised in the fused Functions' forward
-        with pytest.raises(TypeError, match=f"{op}: failed on inputs .*int64"):
-            call()
+    # NumPy's casting errors take more than a message: the clearer error falls back to TypeError.
+    # F.gelu and F.layer_norm refuse integers before they reach here, so the fused Functions
+    # are called directly, as F.* did with integer input before it checked.
+    with pytest.raises(TypeError, match=f"{op}: failed on inputs .*int64"):
+        call()
+
+
+# PyTorch 2.13: F.layer_norm and F.gelu of a long tensor raise NotImplementedError
+# ("LayerNormKernelImpl" / "GeluKernelImpl" not implemented for 'Long'); here a TypeError naming
+# the op, the same in reference mode (which used to return float32) and the fused default.
+@pytest.mark.parametrize("call, op", [
+    (lambda x: F.layer_norm(x, 4), "layer_norm"),
+    (lambda x: F.layer_norm(x, 4, tinyattn.ones(4), tinyattn.zeros(4)), "layer_norm"),
+    (lambda x: F.gelu(x), "gelu"),
+    (lambda x: F.gelu(x, approximate="tanh"), "gelu"),
+])
+@pytest.mark.parametrize("reference", [False, True], ids=["fused", "reference"])
+def test_layer_norm_and_gelu_of_integers_are_a_type_error_in_both_modes(call, op, reference, backend):
+    with tinyattn.reference_mode(reference):
+        with pytest.raises(TypeError, match=f"{op}: the input must be floating point, got int64"):
+            call(tinyattn.arange(8).reshape(2, 4))
 
 
 def test_linear_with_a_weight_that_is_not_a_matrix_says_so():

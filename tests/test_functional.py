@@ -105,6 +105,33 @@ def test_cross_entropy_with_every_position_ignored_is_nan_with_zero_gradients_as
     np.testing.assert_array_equal(ours.backend.to_numpy(ours.grad), theirs.grad.numpy())
 
 
+# PyTorch 2.13: logits [[nan, nan], [1, 2]] with targets [-100, 1] give 0.3133 (label_smoothing
+# 0.1: 0.3633; "none": [0, 0.3133]) and the counted row's gradient [0.2689, -0.2689] (0.1:
+# [0.2189, -0.2189]); the same with [inf, -inf] in the ignored row. PyTorch's gradient at the
+# ignored row is nan (0 times nan); here it is 0: an ignored position contributes nothing.
+@pytest.mark.parametrize("bad_row", [[math.nan, math.nan], [math.inf, -math.inf]], ids=["nan", "inf"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("reference", [False, True], ids=["fused", "reference"])
+def test_cross_entropy_ignores_non_finite_logits_at_ignored_positions(
+        backend, torch, bad_row, reduction, label_smoothing, reference):
+    values = [bad_row, [1.0, 2.0]]
+    ours = tinyattn.tensor(values, requires_grad=True)
+    theirs = torch.tensor(values, requires_grad=True)
+    # inf - inf in the ignored row (the fused forward takes every row's max) warns, then is dropped
+    with tinyattn.reference_mode(reference), np.errstate(invalid="ignore"):
+        loss = F.cross_entropy(ours, tinyattn.tensor([-100, 1]), reduction=reduction,
+                               label_smoothing=label_smoothing)
+        loss.sum().backward()
+    their_loss = torch.nn.functional.cross_entropy(theirs, torch.tensor([-100, 1]), reduction=reduction,
+                                                   label_smoothing=label_smoothing)
+    their_loss.sum().backward()
+    np.testing.assert_allclose(loss.numpy(), their_loss.detach().numpy(), rtol=1e-6)
+    grad = ours.backend.to_numpy(ours.grad)
+    np.testing.assert_array_equal(grad[0], [0.0, 0.0])
+    np.testing.assert_allclose(grad[1], theirs.grad.numpy()[1], rtol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs", CE_CASES, ids=str)
 def test_cross_entropy_matches_pytorch(torch, rng, kwargs):
     logits = rng.standard_normal((6, 5))

@@ -103,3 +103,74 @@ def test_sampling_never_favours_the_last_token_when_the_cdf_falls_short_of_1(mon
 def test_top_k_must_be_a_positive_integer(top_k):
     with pytest.raises(ValueError, match="top_k must be a positive integer or None"):
         pick_next(tinyattn.randn(2, 5), top_k=top_k)
+
+
+class NanAfter:
+    """A GPT whose logits turn nan from its `calls`-th call on (a model that has diverged)."""
+
+    def __init__(self, model, calls):
+        self.model, self.calls, self.max_len = model, calls, getattr(model, "max_len", None)
+
+    def __call__(self, idx, cache=None):
+        self.calls -= 1
+        logits = self.model(idx, cache=cache)
+        return logits * float("nan") if self.calls < 0 else logits
+
+    def encode(self, src, src_mask=None):
+        return self.model.encode(src, src_mask)
+
+    def decode(self, tgt, memory, src_mask=None, cache=None):
+        self.calls -= 1
+        logits = self.model.decode(tgt, memory, src_mask, cache=cache)
+        return logits * float("nan") if self.calls < 0 else logits
+
+
+# PyTorch has no generate; Hugging Face's generate(max_new_tokens=0) returns the prompt, and
+# refuses a negative count. Here: 0 returns the prompt, a negative count is a ValueError.
+def test_generate_with_zero_new_tokens_returns_the_prompt(gpt):
+    prompt = tinyattn.tensor([[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(generate(gpt, prompt, 0).numpy(), prompt.numpy())
+
+
+@pytest.mark.parametrize("count", [-1, 2.5, True])
+def test_generate_with_a_negative_or_non_integer_count_is_a_value_error(gpt, count):
+    with pytest.raises(ValueError, match=f"generate: max_new_tokens must be an integer >= 0, got {count!r}"):
+        generate(gpt, tinyattn.tensor([[1, 2, 3]]), count)
+
+
+@pytest.mark.parametrize("prompt, shape", [
+    (lambda: tinyattn.tensor([1, 2, 3]), r"\(3,\) of int64; one sequence is x\[None\]"),
+    (lambda: tinyattn.zeros(2, 0, dtype="int64"), r"\(2, 0\) of int64"),
+    (lambda: tinyattn.zeros(1, 3), r"\(1, 3\) of float32"),
+])
+def test_generate_needs_a_prompt_of_b_by_t_integers(gpt, prompt, shape):
+    with pytest.raises(ValueError, match=r"generate: the prompt must be \(B, T\) integer token ids "
+                                         rf"with T >= 1, got shape {shape}"):
+        generate(gpt, prompt(), 4)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+@pytest.mark.parametrize("greedy", [True, False])
+def test_generate_with_logits_that_are_not_finite_names_the_step(gpt, greedy, use_cache):
+    # before: argmax (and sampling) of nan logits picked token 0 at every step, silently
+    with pytest.raises(ValueError, match=r"generate: the model's logits at step 2 \(new token 3\) "
+                                         "are not finite"):
+        generate(NanAfter(gpt, 2), tinyattn.tensor([[1, 2, 3]]), 5, greedy=greedy, use_cache=use_cache)
+
+
+@pytest.fixture
+def transformer(backend):
+    tinyattn.manual_seed(0)
+    return nn.Transformer(11, 12, 16, 4, 1, 1, 32, dropout=0.0, max_len=20).eval()
+
+
+def test_translate_checks_its_count_its_source_and_its_logits(transformer):
+    src = tinyattn.tensor([[1, 2, 3]])
+    assert translate(transformer, src, 0, start_id=1).shape == (1, 1)
+    with pytest.raises(ValueError, match="translate: max_new_tokens must be an integer >= 0, got -1"):
+        translate(transformer, src, -1, start_id=1)
+    with pytest.raises(ValueError, match=r"translate: the source must be \(B, T\) integer token ids"):
+        translate(transformer, tinyattn.tensor([1, 2, 3]), 4, start_id=1)
+    with pytest.raises(ValueError, match=r"translate: the model's logits at step 1 \(new token 2\) "
+                                         "are not finite"):
+        translate(NanAfter(transformer, 1), src, 4, start_id=1)

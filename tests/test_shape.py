@@ -1,6 +1,7 @@
 """Shape primitives (reshape, permute, broadcast, concat) and the methods built on them: against
 PyTorch, finite differences (float64), on every backend. They move values without changing
 them, so float32 must agree exactly as well."""
+import numpy as np
 import pytest
 from oracle import check_op
 
@@ -94,3 +95,42 @@ def test_squeeze_takes_a_tuple_and_keeps_named_axes_that_are_not_size_one(axes, 
 def test_expand_rejects_minus_one_for_a_new_axis():
     with pytest.raises(ValueError, match="-1 may only stand for an existing axis"):
         tinyattn.ones(3).expand(-1, 3)
+
+
+# Sizes are integers. PyTorch 2.13: torch.zeros(4).reshape((2.7, 2.2)) and torch.randn(2.5)
+# raise TypeError "must be tuple of ints" (a bool too: torch.zeros(True)); np.int64(2) and
+# torch.tensor(2) are accepted as sizes.
+@pytest.mark.parametrize("call, op", [
+    (lambda: tinyattn.zeros(4).reshape((2.7, 2.2)), "reshape"),
+    (lambda: tinyattn.zeros(4).reshape(2, 2.0), "reshape"),
+    (lambda: tinyattn.randn(2.5), "randn"),
+    (lambda: tinyattn.zeros(True), "zeros"),
+    (lambda: tinyattn.ones((2, False)), "ones"),
+    (lambda: tinyattn.rand(tinyattn.tensor(2.0)), "rand"),
+    (lambda: tinyattn.zeros(1, 2).expand(3, 2.0), "expand"),
+    (lambda: tinyattn.zeros(2, 3).permute(1.0, 0), "permute"),
+])
+def test_a_size_that_is_not_an_integer_is_a_type_error_naming_the_op(backend, call, op):
+    with pytest.raises(TypeError, match=f"{op}: sizes must be integers"):
+        call()
+
+
+def test_numpy_integers_and_0d_integer_tensors_are_sizes(backend):
+    assert tinyattn.zeros(np.int64(2), 3).shape == (2, 3)
+    assert tinyattn.randn(tinyattn.tensor(3)).shape == (3,)
+    assert tinyattn.zeros(6).reshape(tinyattn.tensor(2), np.int32(-1)).shape == (2, 3)
+
+
+# PyTorch 2.13: torch.zeros(-1) is "Dimension size must be non-negative"; reshape(2, -2)
+# "invalid shape dimension -2"; reshape(-1, -1) "only one dimension can be inferred"
+# (all RuntimeError; here a ValueError, as other bad values).
+@pytest.mark.parametrize("call, op, message", [
+    (lambda: tinyattn.zeros(-1), "zeros", "size -1 in"),
+    (lambda: tinyattn.randn(2, -3), "randn", "size -3 in"),
+    (lambda: tinyattn.zeros(4).reshape(2, -2), "reshape", "size -2 in"),
+    (lambda: tinyattn.zeros(4).reshape(-1, -1), "reshape", "only one size can be inferred"),
+    (lambda: tinyattn.zeros(1, 2).expand(3, -2), "expand", "size -2 in"),
+])
+def test_a_negative_size_without_a_meaning_is_a_value_error_naming_the_op(backend, call, op, message):
+    with pytest.raises(ValueError, match=f"{op}: {message}"):
+        call()

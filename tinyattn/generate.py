@@ -8,6 +8,8 @@ model: one position of work instead of the whole prefix. That cache is the memor
 decoding: 2 * num_layers * B * num_kv_heads * T * head_dim numbers (kv_cache_bytes measures it),
 which grouped-query attention shrinks by num_heads / num_kv_heads.
 """
+import numbers
+
 from .attention.kv_cache import DecoderLayerCache, KVCache
 from .backend import get_backend
 from .engine.autograd import no_grad
@@ -41,6 +43,33 @@ def pick_next(logits, greedy=False, temperature=1.0, top_k=None):
     return Tensor._make(xp.clip(chosen, 0, probs.shape[-1] - 1), False, None)
 
 
+def _check_tokens(op, name, idx):
+    """idx as a Tensor, which must be (B, T) integer token ids with T >= 1: a model predicts the
+    next token from at least one."""
+    idx = idx if isinstance(idx, Tensor) else Tensor(idx)
+    if idx.ndim != 2 or idx.shape[1] < 1 or not idx.dtype.startswith(("int", "uint")):
+        raise ValueError(f"{op}: the {name} must be (B, T) integer token ids with T >= 1, "
+                         f"got shape {idx.shape} of {idx.dtype}"
+                         + ("; one sequence is x[None] or x.unsqueeze(0)" if idx.ndim == 1 else ""))
+    return idx
+
+
+def _check_steps(op, max_new_tokens):
+    """max_new_tokens must be an integer >= 0 (0 returns the input as it is)."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) \
+            or max_new_tokens < 0:
+        raise ValueError(f"{op}: max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+
+
+def _check_finite(op, logits, step):
+    """The next-token logits (B, V) of one step must be finite: a nan would make argmax and
+    sampling pick token 0 silently, forever."""
+    xp = logits.backend.xp
+    if not bool(xp.all(xp.isfinite(logits.data))):
+        raise ValueError(f"{op}: the model's logits at step {step} (new token {step + 1}) are not "
+                         "finite (nan or inf): the weights or the activations have overflowed")
+
+
 def kv_cache_bytes(cache):
     """Bytes held by the keys and values of a decoding cache: one layer's (a KVCache, or a
     Transformer decoder layer's DecoderLayerCache), or a model's list with one per layer.
@@ -60,12 +89,18 @@ def generate(model, idx, max_new_tokens, greedy=False, temperature=1.0, top_k=No
 
     The model is not switched to eval mode here: call model.eval() first, as in PyTorch.
     Once the sequence is longer than the model's max_len, only the last max_len tokens are fed
-    (and the cache, which cannot slide, is dropped).
+    (and the cache, which cannot slide, is dropped). max_new_tokens=0 returns idx; a negative
+    count, a prompt that is not (B, T >= 1) integers, or logits that are not finite at a step
+    (a model that has diverged) is a ValueError.
     """
-    idx = idx if isinstance(idx, Tensor) else Tensor(idx)
+    idx = _check_tokens("generate", "prompt", idx)
+    _check_steps("generate", max_new_tokens)
+    if max_new_tokens == 0:
+        return idx
     cache = [] if use_cache else None
     logits = model(idx[:, -model.max_len:], cache=cache)
     for step in range(max_new_tokens):
+        _check_finite("generate", logits[:, -1, :], step)
         next_token = pick_next(logits[:, -1, :], greedy, temperature, top_k)
         idx = concat([idx, next_token.unsqueeze(1)], axis=1)
         if step == max_new_tokens - 1:
@@ -88,16 +123,18 @@ def translate(model, src, max_new_tokens, start_id, end_id=None, src_mask=None, 
     stops early once every row has produced end_id (if given). The encoder runs once; with
     the cache each decoder step runs on the newest token only.
     """
-    src = src if isinstance(src, Tensor) else Tensor(src)
+    src = _check_tokens("translate", "source", src)
+    _check_steps("translate", max_new_tokens)
     memory = model.encode(src, src_mask)
     xp = src.backend.xp
     out = Tensor._make(xp.full((src.shape[0], 1), start_id, dtype=src.data.dtype, **src.backend.place),
                        False, None)
     cache = [] if use_cache else None
     finished = None
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         step_input = out[:, -1:] if cache is not None else out
         logits = model.decode(step_input, memory, src_mask, cache=cache)
+        _check_finite("translate", logits[:, -1, :], step)
         next_token = pick_next(logits[:, -1, :], greedy, temperature, top_k)
         out = concat([out, next_token.unsqueeze(1)], axis=1)
         if end_id is not None:

@@ -4,6 +4,8 @@ PyTorch and NumPy accept several spellings of the same request (reshape(2, 3) or
 reshape((2, 3)); axis= or dim=; keepdims= or keepdim=); these turn each into the one form the
 primitives take, and reject what makes no sense with a message naming the op.
 """
+import operator
+
 import numpy as np
 
 from ..backend import DTYPE_NAMES, backend_of
@@ -38,11 +40,43 @@ def python_values(data):
     return data.tolist() if hasattr(data, "tolist") else data
 
 
-def shape_arg(shape):
-    """reshape(2, 3) and reshape((2, 3)) both mean the shape (2, 3)."""
+def shape_arg(shape, op="shape", negative=None):
+    """reshape(2, 3) and reshape((2, 3)) both mean the shape (2, 3).
+
+    Sizes must be integers, as in PyTorch: Python or NumPy ints, or 0-d integer tensors; a float
+    (2.7) or a bool is a TypeError naming the op, where int() would silently truncate it.
+    `negative` says which negative sizes the op gives a meaning: None (sizes of a new tensor:
+    none), "infer" (reshape: one -1, for the size the others leave), "keep" (expand: -1 keeps an
+    axis) or "any" (permute: dims counted from the end). Others are a ValueError naming the op."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    sizes = tuple(_size(op, n) for n in shape)
+    if negative == "any":
+        return sizes
+    allowed = -1 if negative in ("infer", "keep") else 0
+    bad = [n for n in sizes if n < allowed]
+    if bad:
+        raise ValueError(f"{op}: size {bad[0]} in {sizes} is negative"
+                         + (" (only -1 has a meaning here)" if allowed else ""))
+    if negative == "infer" and sizes.count(-1) > 1:
+        raise ValueError(f"{op}: only one size can be inferred (-1), got {sizes}")
+    return sizes
+
+
+def _size(op, n):
+    """One size as a Python int; a float, a bool or a tensor that is not a 0-d integer is a
+    TypeError naming the op (PyTorch: "must be tuple of ints")."""
+    if is_tensor(n):
+        if n.ndim == 0 and n.dtype.startswith(("int", "uint")):
+            return int(n.item())
+    elif not isinstance(n, (bool, np.bool_)):
+        try:
+            return operator.index(n)
+        except TypeError:
+            pass
+    kind = f"a tensor of dtype {n.dtype} and shape {n.shape}" if is_tensor(n) else \
+        f"{n!r} ({type(n).__name__})"
+    raise TypeError(f"{op}: sizes must be integers, got {kind}")
 
 
 def dim_arg(op, dims, ndim, new_axis=False):

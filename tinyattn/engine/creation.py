@@ -18,9 +18,9 @@ def tensor(data, dtype=None, requires_grad=False, backend=None):
     return t.requires_grad_(requires_grad)
 
 
-def _filled(make, shape, dtype, requires_grad, backend):
+def _filled(op, make, shape, dtype, requires_grad, backend):
     b = get_backend(backend)
-    data = make(b, shape_arg(shape), b.dtype(dtype or "float32"))
+    data = make(b, shape_arg(shape, op), b.dtype(dtype or "float32"))
     return Tensor._make(data, False, None).requires_grad_(requires_grad)
 
 
@@ -33,11 +33,11 @@ def _float_name(op, b, dt):
 
 
 def zeros(*shape, dtype=None, requires_grad=False, backend=None):
-    return _filled(lambda b, s, dt: b.zeros(s, dt), shape, dtype, requires_grad, backend)
+    return _filled("zeros", lambda b, s, dt: b.zeros(s, dt), shape, dtype, requires_grad, backend)
 
 
 def ones(*shape, dtype=None, requires_grad=False, backend=None):
-    return _filled(lambda b, s, dt: b.ones(s, dt), shape, dtype, requires_grad, backend)
+    return _filled("ones", lambda b, s, dt: b.ones(s, dt), shape, dtype, requires_grad, backend)
 
 
 def full(shape, value, dtype=None, requires_grad=False, backend=None):
@@ -50,19 +50,19 @@ def full(shape, value, dtype=None, requires_grad=False, backend=None):
         kind = b.dtype_names[dt]
         fill = bool(value) if kind == "bool" else int(value) if "int" in kind else float(value)
         return b.full(s, fill, dt)
-    return _filled(make, (shape,), dtype, requires_grad, backend)
+    return _filled("full", make, (shape,), dtype, requires_grad, backend)
 
 
 def randn(*shape, dtype=None, requires_grad=False, backend=None):
     """Standard normal samples, from the backend's generator (seeded by manual_seed)."""
     make = lambda b, s, dt: b.randn(s, _float_name("randn", b, dt))
-    return _filled(make, shape, dtype, requires_grad, backend)
+    return _filled("randn", make, shape, dtype, requires_grad, backend)
 
 
 def rand(*shape, dtype=None, requires_grad=False, backend=None):
     """Uniform samples in [0, 1)."""
     make = lambda b, s, dt: b.rand(s, _float_name("rand", b, dt))
-    return _filled(make, shape, dtype, requires_grad, backend)
+    return _filled("rand", make, shape, dtype, requires_grad, backend)
 
 
 def zeros_like(x, dtype=None, requires_grad=False):

@@ -22,6 +22,34 @@ def promote(tensors):
     return [t if t.dtype == dtype else t.to(dtype=dtype) for t in tensors]
 
 
+def require_floating(op, x, what="input"):
+    """A TypeError naming the op unless x is floating point: layer_norm, gelu and cross_entropy
+    of integers, which PyTorch refuses too ("not implemented for 'Long'")."""
+    if dtype_kind(x.dtype) != 2:
+        raise TypeError(f"{op}: the {what} must be floating point, got {x.dtype}; "
+                        "convert it first, e.g. x.float()")
+
+
+def require_same_kind(op, *tensors):
+    """A TypeError naming the op and the dtypes when integers (or bools) meet floating point in
+    a matrix product, which PyTorch refuses ("expected m1 and m2 to have the same dtype"):
+    NumPy would compute int64 @ float32 in float64."""
+    kinds = {dtype_kind(t.dtype) for t in tensors}
+    if len(kinds) > 1:
+        dtypes = " and ".join(t.dtype for t in tensors)
+        raise TypeError(f"{op}: cannot mix integer and floating-point operands ({dtypes}); "
+                        "convert the integer one first, e.g. x.float()")
+
+
+def matmul_operands(a, b):
+    """The checks of a @ b, once per call: both operands at least 1-d, of one kind of dtype."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dimension, "
+                         f"got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        require_same_kind("matmul", a, b)
+
+
 def result_dtype(tensors):
     """The dtype PyTorch computes tensors of mixed dtypes in: the highest kind (bool < integer <
     floating) wins, and within it the widest dtype (int64 * float32 is float32, float32 * float64

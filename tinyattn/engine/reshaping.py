@@ -41,7 +41,7 @@ def squeeze(x, axis=None, *, dim=None):
 
 def expand(x, *sizes):
     """Broadcast to `sizes`, where -1 keeps an axis's size (PyTorch's spelling)."""
-    sizes = shape_arg(sizes)
+    sizes = shape_arg(sizes, "expand", negative="keep")
     lead = len(sizes) - x.ndim
     if lead < 0 or -1 in sizes[:lead]:
         raise ValueError(f"expand: sizes {sizes} do not fit a tensor of shape {x.shape} "

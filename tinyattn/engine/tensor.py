@@ -260,7 +260,7 @@ class Tensor:
 
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape):
-        shape = shape_arg(shape)
+        shape = shape_arg(shape, "reshape", negative="infer")
         if shape == self.shape:
             return self
         return _shp.Reshape.apply(self, shape=shape)
@@ -274,7 +274,7 @@ class Tensor:
         return self
 
     def permute(self, *dims):
-        dims = dim_arg("permute", shape_arg(dims), self.ndim)
+        dims = dim_arg("permute", shape_arg(dims, "permute", negative="any"), self.ndim)
         if len(dims) != self.ndim:
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} axes of {self.shape}")
         return _shp.Permute.apply(self, dims=dims)
@@ -291,7 +291,7 @@ class Tensor:
         return _ew.Where.apply(self._lift(value), self, cond=cond)
 
     def broadcast_to(self, *shape):
-        shape = shape_arg(shape)
+        shape = shape_arg(shape, "broadcast_to")
         return self if shape == self.shape else _shp.BroadcastTo.apply(self, shape=shape)
 
     expand = reshaping.expand

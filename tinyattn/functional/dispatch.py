@@ -8,6 +8,7 @@ from ..engine import indexing
 from ..engine.arguments import dim_arg
 from ..engine.autograd import is_grad_enabled
 from ..engine.creation import ones, zeros
+from ..engine.dtypes import require_floating, require_same_kind
 from ..engine.ops.broadcast import broadcast_shape
 from ..engine.tensor import Tensor
 from ..engine.tensor_functions import relu  # noqa: F401  (F.relu is tinyattn.relu)
@@ -62,6 +63,7 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
     if target.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: logits {logits.shape} need targets of shape {logits.shape[:-1]}, "
                          f"got {target.shape}")
+    require_floating("cross_entropy", logits, "logits")
     if not target.dtype.startswith(("int", "uint")):
         raise TypeError(f"cross_entropy: targets must be integer class ids, got {target.dtype}")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -97,6 +99,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
+    require_floating("layer_norm", x)
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:
             raise ValueError(f"layer_norm: the {name} must have normalized_shape {shape}, got {p.shape}")
@@ -121,6 +124,7 @@ def linear(x, weight, bias=None):
         if broadcast_shape("linear", out_shape, bias.shape) != out_shape:
             raise ValueError(f"linear: a bias of shape {bias.shape} would change the output's shape "
                              f"{out_shape}; it must broadcast to it")
+    require_same_kind("linear", *(t for t in (x, weight, bias) if t is not None))
     if is_reference_mode():
         return reference.linear(x, weight, bias)
     if bias is None:
@@ -141,6 +145,7 @@ def gelu(x, approximate="none"):
     "tanh" is the approximation GPT-2 used."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    require_floating("gelu", x)
     if is_reference_mode():
         return reference.gelu(x, approximate)
     with_slope = is_grad_enabled() and x.requires_grad          # else nothing will ask for it

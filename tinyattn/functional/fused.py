@@ -100,7 +100,9 @@ class CrossEntropy(Function):
     Backward: d/dx_c [-sum_c' q_c' log p_c'] = p_c - q_c (the q's sum to 1), so
     dL/dx = g * weight * (softmax(x) - q) / n. Targets are not differentiated.
     When every position is ignored the loss is 0/0 = nan and the gradient is 0, as in PyTorch:
-    one all-padding batch must not put nan into every weight.
+    one all-padding batch must not put nan into every weight. An ignored position counts for
+    nothing even when its logits are not finite: its loss and gradient are *selected* away (where),
+    not multiplied by 0, which would keep a nan (0 * nan = nan).
     """
 
     __slots__ = ()
@@ -120,30 +122,29 @@ class CrossEntropy(Function):
         if label_smoothing:
             per_row = per_row - (label_smoothing / num_classes) * xp.sum(logp, axis=-1)
         if keep is None:
-            weight, count = None, target.shape[0]
+            count = target.shape[0]
         else:
-            weight = xp.astype(keep, logp.dtype)
-            count = xp.sum(weight)
-            per_row = per_row * weight
-        self.saved = (logp, safe_target, weight, count, label_smoothing, reduction)
+            count = xp.sum(xp.astype(keep, logp.dtype))
+            per_row = xp.where(keep, per_row, xp.zeros_like(per_row))
+        self.saved = (logp, safe_target, keep, count, label_smoothing, reduction)
         if reduction == "none":
             return per_row
         return xp.sum(per_row) / count if reduction == "mean" else xp.sum(per_row)
 
     def backward(self, g):
-        logp, target, weight, count, eps, reduction = self.saved
+        logp, target, keep, count, eps, reduction = self.saved
         xp = namespace(g)
         num_classes = logp.shape[-1]
         classes = backend_of(g).arange(0, num_classes, 1, target.dtype)
         one_hot = xp.astype(classes[None, :] == target[:, None], logp.dtype)       # (N, C)
         grad = xp.exp(logp) - (one_hot * (1.0 - eps) + eps / num_classes)          # p - q
-        if weight is not None:
-            grad = grad * weight[:, None]
+        if keep is not None:
+            grad = xp.where(keep[:, None], grad, xp.zeros_like(grad))
         if reduction == "none":                 # g (N,): one upstream gradient per position
             return grad * g[:, None], None
         if reduction == "sum":
             return grad * g, None
-        if weight is not None:
+        if keep is not None:
             count = xp.where(count > 0, count, xp.ones_like(count))     # n = 0: every weight is 0
         return grad * (g / count), None
 

@@ -58,14 +58,18 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
     Positions whose target is `ignore_index` (None: no id) count for nothing. reduction:
     "mean" over the counted positions, "sum", or "none" for every position's loss (0 where
     ignored). If every position is ignored, the mean is 0/0 = nan with zero gradients, as in
-    PyTorch: one batch of padding must not put nan into every weight.
+    PyTorch: one batch of padding must not put nan into every weight. An ignored position's
+    logits are replaced by 0 first, so that even a nan or inf there adds nothing to the loss or
+    the gradients (a loss multiplied by 0 would still be nan).
     """
     num_classes = logits.shape[-1]
-    logp = log_softmax(logits, axis=-1).reshape(-1, num_classes)          # (N, C)
+    logits = logits.reshape(-1, num_classes)                               # (N, C)
     targets = target.reshape(-1)                                           # (N,)
     if ignore_index is not None:
         counted = targets != ignore_index                                  # (N,) bool
         targets = where(counted, targets, 0)        # read class 0 there; its loss is dropped below
+        logits = where(counted.unsqueeze(-1), logits, 0.0)       # ignored rows: no gradient, no nan
+    logp = log_softmax(logits, axis=-1)                                    # (N, C)
     rows = arange(targets.shape[0], backend=logits.backend)
     picked = logp[rows, targets]                                           # (N,) log p_target
     per_position = -(1.0 - label_smoothing) * picked

@@ -7,6 +7,7 @@ by every row of (B, T, k), or a mask shared by every head), the gradient is summ
 """
 from ...backend import namespace
 from ..autograd import Function
+from ..dtypes import matmul_operands
 from .broadcast import broadcast_shape, unbroadcast
 
 
@@ -55,9 +56,7 @@ class Matmul(Function):
 def matmul(a, b):
     """a @ b for tensors of any rank >= 1, as NumPy and PyTorch define it: a vector operand is
     treated as a one-row (a) or one-column (b) matrix, and that axis is dropped afterwards."""
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least one dimension, "
-                         f"got shapes {a.shape} and {b.shape}")
+    matmul_operands(a, b)           # at least 1-d, and one kind of dtype (dtypes.py)
     if a.ndim == 1:
         return matmul(a.unsqueeze(0), b).squeeze(-2 if b.ndim > 1 else -1)     # where a's row axis went
     if b.ndim == 1:
