@@ -301,3 +301,31 @@ def test_an_empty_axis_splits_into_one_empty_piece_of_size_0(backend):
     # torch.zeros(0).split(0) == (tensor([]),)
     pieces = tinyattn.zeros(0).split(0)
     assert [p.shape for p in pieces] == [(0,)]
+
+
+# -- models and losses fed the wrong kind of input ----------------------------------------------
+def test_cross_entropy_of_0d_logits_asks_for_a_class_axis():
+    # torch: F.cross_entropy(tensor(1.), tensor(0)): RuntimeError: Expected floating point type for
+    # target with class probabilities, got Long
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must have a class axis, \(\.\.\., C\); "
+                                         r"got a 0-d tensor"):
+        F.cross_entropy(tinyattn.tensor(1.0), tinyattn.tensor(0))
+
+
+@pytest.mark.parametrize("idx, error, message", [
+    # PyTorch has no GPT; nanoGPT's forward unpacks `b, t = idx.size()`: ValueError: not enough
+    # values to unpack (expected 2, got 1)
+    ([1, 2, 3], ValueError, r"GPT: idx must be \(B, T\) integer token ids; got a tensor of shape "
+                            r"\(3,\) \(one sequence: idx.unsqueeze\(0\)\)"),
+    # torch.nn.Embedding(11, 8)([[1, 2]]): TypeError: embedding(): argument 'indices' (position 2)
+    # must be Tensor, not list
+    ("list", TypeError, r"GPT: idx must be \(B, T\) integer token ids, a Tensor; got list"),
+    # float ids in torch.nn.Embedding: RuntimeError: Expected tensor for argument #1 'indices' to
+    # have one of the following scalar types: Long, Int; but got torch.FloatTensor instead
+    ([[1.0, 2.0]], TypeError, r"GPT: idx must be \(B, T\) integer token ids; got float32"),
+], ids=["1-D", "list", "float"])
+def test_gpt_says_idx_must_be_batches_of_integer_token_ids(backend, idx, error, message):
+    model = tinyattn.nn.GPT(vocab_size=11, d_model=8, num_heads=2, num_layers=1, max_len=16)
+    idx = [[1, 2, 3]] if idx == "list" else tinyattn.tensor(idx)
+    with pytest.raises(error, match=message):
+        model(idx)
