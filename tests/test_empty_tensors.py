@@ -86,3 +86,14 @@ def test_row_chunks_of_zero_rows_is_one_empty_slice(chunk_elements):
 def test_row_chunks_of_rows_of_zero_width_cover_every_row(chunk_elements):
     chunks = row_chunks(3, 0, chunk_elements)
     assert sum(c.stop - c.start for c in chunks) == 3
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0)], ids=["B = 0", "T = 0"])
+def test_gpt_of_an_empty_batch_runs_with_whole_array_kernels_as_on_cupy(backend, monkeypatch, shape):
+    # CuPy's backend sets chunk_elements=None: row_chunks then once built range(0, 1, 0) for zero rows
+    monkeypatch.setattr(tinyattn.backend.get_backend(backend), "chunk_elements", None)
+    model = nn.GPT(vocab_size=11, d_model=8, num_heads=2, num_layers=1, max_len=16)
+    logits = model(tinyattn.zeros(*shape, dtype="int64"))
+    logits.sum().backward()
+    assert logits.shape == shape + (11,)
+    assert tuple(model.token_embedding.weight.grad.shape) == (11, 8)
