@@ -256,3 +256,95 @@ def test_linear_with_a_weight_that_is_not_a_matrix_says_so():
 def test_cross_entropy_with_an_unknown_reduction_names_the_choices():
     with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"):
         F.cross_entropy(tinyattn.randn(2, 3), tinyattn.tensor([0, 1]), reduction="avg")
+
+
+# -- making and joining tensors: each wrong call, with what PyTorch 2.13 does beside it ---------
+BAD_DATA = [
+    # torch.tensor([[1, 2], [3]]): ValueError: expected sequence of length 2 at dim 1 (got 1)
+    ([[1, 2], [3]], ValueError,
+     r"tensor: nested lists of different lengths: expected sequences of length 2 at dim 1 "
+     r"\(entry 1 has length 1\)"),
+    # torch.tensor([[1, 2], [3, [4]]]): TypeError: 'list' object cannot be interpreted as an integer
+    ([[1, 2], [3, [4]]], ValueError, r"tensor: nested lists .*: expected a number at dim 2"),
+    # torch.tensor('abc'): TypeError: new(): invalid data type 'str'
+    ("abc", TypeError, "tensor: str data has no tinyattn dtype; tinyattn has float32, float64"),
+    # torch.tensor([1 + 2j]) is complex64, which tinyattn does not have
+    ([1 + 2j], TypeError, "tensor: complex128 data has no tinyattn dtype; tinyattn has float32"),
+    # torch.tensor(np.array([1], np.uint16)) is torch.uint16, which tinyattn does not have
+    (np.array([1], np.uint16), TypeError, "tensor: uint16 data has no tinyattn dtype; tinyattn has"),
+    (np.array([1 + 2j]), TypeError, "tensor: complex128 data has no tinyattn dtype"),
+]
+
+
+@pytest.mark.parametrize("data, error, message", BAD_DATA,
+                         ids=["ragged", "ragged deeper", "str", "complex", "uint16", "complex array"])
+def test_tensor_refuses_data_it_cannot_hold_at_creation(backend, data, error, message):
+    with pytest.raises(error, match=message):
+        tinyattn.tensor(data)
+
+
+def test_a_dtype_asked_for_converts_data_of_a_dtype_tinyattn_lacks(backend):
+    np.testing.assert_array_equal(tinyattn.tensor(np.array([1, 2], np.uint16), dtype="float32").numpy(),
+                                  [1.0, 2.0])
+
+
+BAD_JOINS = [
+    # torch.cat([]): ValueError: torch.cat(): expected a non-empty list of Tensors
+    (lambda: tinyattn.cat([]), ValueError, "concat: expected a non-empty list of tensors"),
+    # torch.stack([]): RuntimeError: stack expects a non-empty TensorList
+    (lambda: tinyattn.stack([]), ValueError, "stack: expected a non-empty list of tensors"),
+    # torch.stack([zeros(2, 3), zeros(2, 4)]): RuntimeError: stack expects each tensor to be equal
+    # size, but got [2, 3] at entry 0 and [2, 4] at entry 1
+    (lambda: tinyattn.stack([tinyattn.zeros(2, 3), tinyattn.zeros(2, 4)]), ValueError,
+     r"stack: every tensor must have the same shape, got \(2, 3\) at entry 0 and \(2, 4\) at entry 1"),
+    # torch.arange(0, 10, 0): RuntimeError: step must be nonzero
+    (lambda: tinyattn.arange(0, 10, 0), ValueError, "arange: step must be nonzero"),
+    # torch.zeros(4).split(0): RuntimeError: split_size can only be 0 if dimension size is 0, but
+    # got dimension size of 4
+    (lambda: tinyattn.zeros(4).split(0), ValueError,
+     r"split: split_size must be positive, got 0 \(0 only splits an empty axis\); axis 0 has size 4"),
+    # torch.zeros(4).split(-1): RuntimeError: split expects split_size be non-negative, but got -1
+    (lambda: tinyattn.zeros(4).split(-1), ValueError, "split: split_size must be positive, got -1"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", BAD_JOINS,
+                         ids=["cat of none", "stack of none", "stack of two shapes", "arange step 0",
+                              "split 0", "split -1"])
+def test_making_and_joining_name_the_op_and_what_was_wrong(backend, call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_an_empty_axis_splits_into_one_empty_piece_of_size_0(backend):
+    # torch.zeros(0).split(0) == (tensor([]),)
+    pieces = tinyattn.zeros(0).split(0)
+    assert [p.shape for p in pieces] == [(0,)]
+
+
+# -- models and losses fed the wrong kind of input ----------------------------------------------
+def test_cross_entropy_of_0d_logits_asks_for_a_class_axis():
+    # torch: F.cross_entropy(tensor(1.), tensor(0)): RuntimeError: Expected floating point type for
+    # target with class probabilities, got Long
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must have a class axis, \(\.\.\., C\); "
+                                         r"got a 0-d tensor"):
+        F.cross_entropy(tinyattn.tensor(1.0), tinyattn.tensor(0))
+
+
+@pytest.mark.parametrize("idx, error, message", [
+    # PyTorch has no GPT; nanoGPT's forward unpacks `b, t = idx.size()`: ValueError: not enough
+    # values to unpack (expected 2, got 1)
+    ([1, 2, 3], ValueError, r"GPT: idx must be \(B, T\) integer token ids; got a tensor of shape "
+                            r"\(3,\) \(one sequence: idx.unsqueeze\(0\)\)"),
+    # torch.nn.Embedding(11, 8)([[1, 2]]): TypeError: embedding(): argument 'indices' (position 2)
+    # must be Tensor, not list
+    ("list", TypeError, r"GPT: idx must be \(B, T\) integer token ids, a Tensor; got list"),
+    # float ids in torch.nn.Embedding: RuntimeError: Expected tensor for argument #1 'indices' to
+    # have one of the following scalar types: Long, Int; but got torch.FloatTensor instead
+    ([[1.0, 2.0]], TypeError, r"GPT: idx must be \(B, T\) integer token ids; got float32"),
+], ids=["1-D", "list", "float"])
+def test_gpt_says_idx_must_be_batches_of_integer_token_ids(backend, idx, error, message):
+    model = tinyattn.nn.GPT(vocab_size=11, d_model=8, num_heads=2, num_layers=1, max_len=16)
+    idx = [[1, 2, 3]] if idx == "list" else tinyattn.tensor(idx)
+    with pytest.raises(error, match=message):
+        model(idx)

@@ -66,7 +66,8 @@ class CausalSelfAttention(Function):
         ones = backend.ones((1, time), qkv.dtype)                             # sums down columns
         y = xp.empty((batch, num_heads, time, head_dim), dtype=qkv.dtype, **backend.place)
 
-        chunks = row_chunks(batch, num_heads * time * time, backend.chunk_elements)
+        # T = 0: no query, nothing to attend; y and backward's dqkv stay empty, as in PyTorch
+        chunks = row_chunks(batch, num_heads * time * time, backend.chunk_elements) if time else []
         w = []                                             # w^T of each chunk, kept for backward
         for b in chunks:
             # the scale goes on q (T x D numbers) rather than on the scores (T x T)

@@ -17,19 +17,49 @@ def to_array(data, backend, dtype):
     if dtype is not None and dtype not in DTYPE_NAMES:
         dtype = np.dtype(dtype).name
     kind = type(data)
-    if kind is np.ndarray or isinstance(data, np.generic) or kind is backend.array_type:
+    if kind is np.ndarray or isinstance(data, np.generic):
+        return backend.asarray(known_dtype(data, dtype, backend), dtype)
+    if kind is backend.array_type:
+        if dtype is None and data.dtype not in backend.dtype_names:
+            known_dtype(backend.to_numpy(data), dtype, backend)
         return backend.asarray(data, dtype)
     try:
         source = backend_of(data)
     except TypeError:                       # Python numbers and (nested) lists
-        host = np.asarray(python_values(data))
+        values = python_values(data)
+        try:
+            host = np.asarray(values)
+        except ValueError:
+            raise ValueError(f"tensor: nested lists of different lengths: {ragged_at(values)}") from None
         if host.dtype == object:
             raise TypeError(f"tensor: cannot make a numeric array of {type(data).__name__} data "
                             "(an integer beyond int64, or objects that are not numbers?)") from None
         if dtype is None and host.dtype == np.float64:
             dtype = "float32"
-        return backend.asarray(host, dtype)
-    return backend.asarray(source.to_numpy(data), dtype)
+        return backend.asarray(known_dtype(host, dtype, backend), dtype)
+    return backend.asarray(known_dtype(source.to_numpy(data), dtype, backend), dtype)
+
+
+def known_dtype(host, dtype, backend):
+    """The NumPy array `host`, if it will become one of tinyattn's dtypes (`dtype` asked for, or
+    its own); else a TypeError listing them. Checked once, when a tensor is made from data: a
+    string, complex or uint16 array would otherwise fail much later, in repr or .dtype."""
+    if dtype is not None or host.dtype.name in backend.dtypes:
+        return host
+    kind = "str" if host.dtype.kind in "US" else host.dtype.name
+    raise TypeError(f"tensor: {kind} data has no tinyattn dtype; tinyattn has {', '.join(backend.dtypes)}")
+
+
+def ragged_at(values, dim=0):
+    """Where nested lists stop being rectangular, in PyTorch's words (the error path only)."""
+    lengths = [len(v) if isinstance(v, (list, tuple)) else None for v in values]
+    if len(set(lengths)) > 1:
+        odd = next(i for i, n in enumerate(lengths) if n != lengths[0])
+        got = "a number" if lengths[odd] is None else f"length {lengths[odd]}"
+        expected = "a number" if lengths[0] is None else f"sequences of length {lengths[0]}"
+        return f"expected {expected} at dim {dim + 1} (entry {odd} has {got})"
+    inner = [ragged_at(v, dim + 1) for v in values if isinstance(v, (list, tuple))]
+    return next((where for where in inner if where), "")
 
 
 def python_values(data):

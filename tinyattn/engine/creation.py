@@ -78,6 +78,8 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
     (as PyTorch) unless a dtype is asked for; any float argument gives float32."""
     if stop is None:
         start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
     if dtype is None:
         dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
     b = get_backend(backend)

@@ -82,6 +82,11 @@ def split(x, split_size, axis=0, *, dim=None):
     list, as PyTorch's `split`. Each piece is a slice, so each backpropagates on its own."""
     axis = dim_arg("split", dim if dim is not None else axis, x.ndim)
     n = x.shape[axis]
+    if isinstance(split_size, int) and split_size <= 0:
+        if split_size < 0 or n:
+            raise ValueError(f"split: split_size must be positive, got {split_size} (0 only splits an "
+                             f"empty axis); axis {axis} has size {n}")
+        return [x]          # an empty axis in pieces of 0: one empty piece, as PyTorch
     sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
         [min(split_size, n - s) for s in range(0, n, split_size)]
     if sum(sizes) != n:

@@ -92,7 +92,7 @@ def _pair(a, b):
 def concat(tensors, axis=0, *, dim=None):
     """Tensors joined along an existing axis: shapes agree on every other axis. Mixed dtypes
     are promoted as in arithmetic (int64 with float32 gives float32)."""
-    tensors = list(tensors)
+    tensors = _nonempty("concat", tensors)
     if len({t.dtype for t in tensors}) > 1:
         tensors = promote(tensors)
     axis = dim if dim is not None else axis
@@ -104,9 +104,22 @@ cat = concat
 
 def stack(tensors, axis=0, *, dim=None):
     """Tensors of one shape joined along a new axis."""
-    tensors = list(tensors)
+    tensors = _nonempty("stack", tensors)
+    shapes = [t.shape for t in tensors]
+    for i, shape in enumerate(shapes):
+        if shape != shapes[0]:
+            raise ValueError(f"stack: every tensor must have the same shape, got {shapes[0]} at entry 0 "
+                             f"and {shape} at entry {i}")
     axis = dim_arg("stack", dim if dim is not None else axis, tensors[0].ndim, new_axis=True)
     return concat([t.unsqueeze(axis) for t in tensors], axis=axis)
+
+
+def _nonempty(op, tensors):
+    """The tensors as a list, which must hold at least one."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty list of tensors, got an empty one")
+    return tensors
 
 
 def take(x, index, axis=0):

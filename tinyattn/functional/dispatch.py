@@ -58,6 +58,8 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
     Differs from PyTorch: classes are the *last* axis for any rank (PyTorch puts them on axis 1
     for inputs of more than 2 dims), which is what (B, T, vocab) language-model logits need.
     """
+    if logits.ndim == 0:
+        raise ValueError("cross_entropy: logits must have a class axis, (..., C); got a 0-d tensor")
     if not isinstance(target, Tensor):
         target = Tensor(target, backend=logits.backend)
     if target.shape != logits.shape[:-1]:

@@ -32,7 +32,7 @@ class Softmax(Function):
     def forward(self, x, axis):
         x = as_floating(x)                  # integer scores: float32, as PyTorch
         xp = namespace(x)
-        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        e = xp.exp(x - _max_or_zero(xp, x, axis))
         y = e / xp.sum(e, axis=axis, keepdims=True)
         self.saved = (y, axis)
         return y
@@ -41,6 +41,12 @@ class Softmax(Function):
         y, axis = self.saved
         copy = namespace(g).astype(g, g.dtype, copy=True)           # softmax_backward writes into it
         return (softmax_backward(y, copy, axis),)
+
+
+def _max_or_zero(xp, x, axis):
+    """The max along `axis` (kept), which the softmaxes subtract; 0 when the axis is empty: a max
+    of nothing has no value, and an empty axis gives an empty result (as in PyTorch) anyway."""
+    return xp.max(x, axis=axis, keepdims=True) if x.shape[axis] else 0.0
 
 
 class LogSoftmax(Function):
@@ -55,7 +61,7 @@ class LogSoftmax(Function):
     def forward(self, x, axis):
         x = as_floating(x)                  # integer scores: float32, as PyTorch
         xp = namespace(x)
-        shifted = x - xp.max(x, axis=axis, keepdims=True)
+        shifted = x - _max_or_zero(xp, x, axis)
         y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
         self.saved = (y, axis)
         return y
@@ -165,7 +171,7 @@ class LayerNorm(Function):
 
     def forward(self, x, weight, bias, eps):
         xp, backend = namespace(x), backend_of(x)
-        rows = xp.reshape(x, (-1, math.prod(weight.shape)))                       # (N, n)
+        rows = xp.reshape(x, (math.prod(x.shape[:x.ndim - weight.ndim]), math.prod(weight.shape)))  # (N, n)
         w, b = xp.reshape(weight, (-1,)), xp.reshape(bias, (-1,))
         y, xhat, r = layer_norm_forward(xp, backend.place, backend.chunk_elements, rows, w, b, eps)
         self.saved = (xhat, r, weight)

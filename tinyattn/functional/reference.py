@@ -25,15 +25,21 @@ def softmax(x, axis=-1):
     """exp(x_i) / sum_j exp(x_j) along `axis`: positive weights that sum to 1. Shape kept.
     Subtracting the max first changes nothing (it cancels) but keeps exp from overflowing."""
     x = _floating(x)
-    e = (x - x.detach().max(axis=axis, keepdims=True)).exp()    # the max is a constant here
+    e = (x - _max_or_zero(x, axis)).exp()
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def _max_or_zero(x, axis):
+    """The max along `axis` (kept), a constant: no gradient flows through it. 0 when the axis is
+    empty: a max of nothing has no value, and the softmax of an empty axis is empty anyway."""
+    return x.detach().max(axis=axis, keepdims=True) if x.shape[axis] else 0.0
 
 
 def log_softmax(x, axis=-1):
     """log(softmax(x)) = x - logsumexp(x), without ever taking the log of a tiny number:
     with s = x - max(x), it is s - log(sum(exp(s))), and the sum is at least 1."""
     x = _floating(x)
-    shifted = x - x.detach().max(axis=axis, keepdims=True)
+    shifted = x - _max_or_zero(x, axis)
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 

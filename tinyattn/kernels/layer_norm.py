@@ -17,7 +17,7 @@ def layer_norm_forward(xp, place, chunk_elements, rows, w, b, eps):
     for chunk in row_chunks(rows.shape[0], n, chunk_elements):
         xc, hc, yc = rows[chunk, ...], xhat[chunk, ...], y[chunk, ...]
         xp.subtract(xc, xp.matmul(xc, averager), out=hc)                       # centred
-        var = xp.reshape(xp.vecdot(hc, hc), (-1, 1)) / n
+        var = xp.reshape(xp.vecdot(hc, hc), (-1, 1)) / max(n, 1)         # rows of width 0: 0, not 0/0
         rc = 1.0 / xp.sqrt(var + eps)
         hc *= rc
         r[chunk, ...] = rc

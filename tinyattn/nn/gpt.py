@@ -9,6 +9,7 @@ import math
 
 from ..attention.kv_cache import KVCache
 from ..engine.creation import randn
+from ..engine.tensor import Tensor
 from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, ModuleList
 from .module import Module
 from .multi_head_attention import MultiHeadAttention
@@ -93,6 +94,7 @@ class GPT(Module):
         """idx (B, T) -> logits (B, T, vocab_size). With a cache (a list, empty at first, that
         forward fills with a KVCache per block and that is kept between calls) idx holds only
         the new tokens; positions continue after the cache."""
+        _check_token_ids(idx)
         start = cached_length(cache)
         if start + idx.shape[1] > self.max_len:
             raise ValueError(f"GPT: sequence of length {start + idx.shape[1]} is longer than "
@@ -106,3 +108,16 @@ class GPT(Module):
         for i, block in enumerate(self.blocks):
             x = block(x, cache=None if cache is None else cache[i], rotary=self.rotary)
         return self.head(self.final_norm(x))
+
+
+def _check_token_ids(idx):
+    """GPT's input must be a (B, T) tensor of integer token ids: say so, rather than fail deep inside."""
+    if not isinstance(idx, Tensor):
+        raise TypeError(f"GPT: idx must be (B, T) integer token ids, a Tensor; got {type(idx).__name__} "
+                        "(make one with tinyattn.tensor(...))")
+    if idx.ndim != 2:
+        hint = " (one sequence: idx.unsqueeze(0))" if idx.ndim == 1 else ""
+        raise ValueError(f"GPT: idx must be (B, T) integer token ids; got a tensor of shape "
+                         f"{idx.shape}{hint}")
+    if not idx.dtype.startswith(("int", "uint")):
+        raise TypeError(f"GPT: idx must be (B, T) integer token ids; got {idx.dtype}")
