@@ -33,9 +33,29 @@ def test_gpt_cached_and_uncached_sampling_agree_under_one_seed(gpt):
     np.testing.assert_array_equal(cached.numpy(), uncached.numpy())
 
 
+def _greedy_by_hand(model, prompt, steps):
+    """Greedy decoding written out with nothing but the model's forward: each step feeds the last
+    max_len tokens and appends the argmax of the last position's logits."""
+    tokens = prompt.numpy().tolist()
+    with tinyattn.no_grad():
+        for _ in range(steps):
+            window = tinyattn.tensor([row[-model.max_len:] for row in tokens])
+            last = model(window).numpy()[:, -1, :]
+            tokens = [row + [int(np.argmax(scores))] for row, scores in zip(tokens, last)]
+    return np.array(tokens)
+
+
+def test_greedy_generation_equals_decoding_by_hand(gpt):
+    prompt = tinyattn.tensor([[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(generate(gpt, prompt, 8, greedy=True).numpy(),
+                                  _greedy_by_hand(gpt, prompt, 8))
+
+
 def test_generation_past_max_len_keeps_going_on_the_last_window(gpt):
-    out = generate(gpt, tinyattn.tensor([[1, 2, 3]]), 15, greedy=True)
+    prompt = tinyattn.tensor([[1, 2, 3]])
+    out = generate(gpt, prompt, 15, greedy=True)
     assert out.shape == (1, 18)
+    np.testing.assert_array_equal(out.numpy(), _greedy_by_hand(gpt, prompt, 15))
 
 
 def test_cached_step_logits_equal_the_full_forward(gpt):
