@@ -8,6 +8,8 @@ comparison is not detectable this way; tests/oracle.py's check_op runs gradcheck
 import importlib
 import pkgutil
 
+from graphs import node_kinds
+
 import tinyattn
 from tinyattn.engine.autograd import Function
 from tinyattn.engine.extra_ops import FloorDivide
@@ -24,21 +26,9 @@ def recording_gradcheck(fn, *inputs, **kwargs):
     def traced(*args):
         out = fn(*args)
         if out.requires_grad:
-            CHECKED.update(_node_kinds(out))
+            CHECKED.update(node_kinds(out))
         return out
     return _real_gradcheck(traced, *inputs, **kwargs)
-
-
-def _node_kinds(out):
-    kinds, stack, seen = set(), [out], set()
-    while stack:
-        t = stack.pop()
-        if t.creator is None or id(t) in seen:
-            continue
-        seen.add(id(t))
-        kinds.add(type(t.creator))
-        stack.extend(t.creator.inputs or ())
-    return kinds
 
 
 def all_functions():

@@ -2,25 +2,13 @@
 backward, and passes gradcheck."""
 import numpy as np
 import pytest
+from graphs import node_kinds
 
 import tinyattn
 from tinyattn import nn
 from tinyattn.attention.fused_causal import CausalSelfAttention
 
 F64 = dict(rtol=1e-10, atol=1e-12)     # the same sums in another order: a few float64 ulps
-
-
-def _node_kinds(out):
-    """The Function classes of every node in out's graph."""
-    kinds, stack, seen = set(), [out], set()
-    while stack:
-        t = stack.pop()
-        if t.creator is None or id(t) in seen:
-            continue
-        seen.add(id(t))
-        kinds.add(type(t.creator))
-        stack.extend(t.creator.inputs)
-    return kinds
 
 
 def _run(module, x, upstream, fused, is_causal):
@@ -32,7 +20,7 @@ def _run(module, x, upstream, fused, is_causal):
     with tinyattn.reference_mode(False):
         out = module(x, is_causal=is_causal) if fused else \
             module(x, is_causal=is_causal, need_weights=True)[0]
-    assert (CausalSelfAttention in _node_kinds(out)) == fused
+    assert (CausalSelfAttention in node_kinds(out)) == fused
     out.backward(upstream)
     grads = [x.grad] + [p.grad for p in module.parameters()]
     return out.numpy(), [x.backend.to_numpy(g) for g in grads]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from graphs import node_kinds
 
 import tinyattn
 import tinyattn.functional as F
@@ -27,19 +28,6 @@ def _is_primitive(kind):
     module = kind.__module__
     return issubclass(kind, Function) and (module.startswith("tinyattn.engine.ops.") or (
         module.startswith("tinyattn.engine.") and "ops" in module.rsplit(".", 1)[-1]))
-
-
-def _node_kinds(root):
-    """The classes of every node of the graph that made `root`, walked from it without recursion."""
-    kinds, seen, todo = set(), set(), [root]
-    while todo:
-        node = todo.pop().creator
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        kinds.add(type(node))
-        todo.extend(node.inputs)
-    return kinds
 
 
 def _gpt(dtype="float32"):
@@ -78,18 +66,18 @@ MODELS = [("GPT", _gpt, _gpt_loss), ("Transformer", _transformer, _transformer_l
 def test_a_training_step_in_reference_mode_records_only_primitive_nodes(name, make, loss_of):
     model = make()
     with tinyattn.reference_mode():
-        kinds = _node_kinds(loss_of(model))
+        kinds = node_kinds(loss_of(model))
     assert kinds and all(_is_primitive(kind) for kind in kinds), \
         f"{name}: not primitives: {sorted(k.__qualname__ for k in kinds if not _is_primitive(k))}"
     with tinyattn.reference_mode(False):          # the check can fail: the default graph is fused
-        fused_kinds = _node_kinds(loss_of(model))
+        fused_kinds = node_kinds(loss_of(model))
     assert {fused.CrossEntropy, fused.LayerNorm, fused.Linear, fused.Gelu} <= fused_kinds
 
 
 def test_dropout_in_reference_mode_records_only_primitive_nodes():
     model = _transformer(dropout=0.1).train()
     with tinyattn.reference_mode():
-        kinds = _node_kinds(_transformer_loss(model))
+        kinds = node_kinds(_transformer_loss(model))
     assert all(_is_primitive(kind) for kind in kinds)
 
 
