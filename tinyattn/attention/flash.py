@@ -71,6 +71,7 @@ class FlashAttention(Function):
     """
 
     __slots__ = ()
+    saves_output = True
 
     def forward(self, q, k, v, mask, is_causal, scale, tile):
         xp, backend = namespace(q), backend_of(q)

@@ -36,7 +36,8 @@ and each chunk of keys (and values) collects its gradient from the two query chu
 import math
 
 from ..backend import backend_of, namespace
-from ..engine.autograd import Function, check_same_backend
+from ..engine.autograd import Function
+from ..engine.errors import check_same_backend
 from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
 from ..engine.tensor import Tensor

@@ -4,7 +4,9 @@ The core, about 1,100 lines read in one sitting, in this order:
 
     tensor.py         a Tensor: an array, its gradient, the node that made it; operators and
                       methods turn their arguments into arrays and apply a primitive
-    autograd.py       Function nodes, grad mode, and the iterative backward pass
+    autograd.py       Function nodes, grad mode, and the iterative backward pass, with
+                      versions.py (a value changed in place after the forward is refused)
+                      and errors.py (the checks every op shares)
     ops/              the primitives a Transformer needs, each forward beside its backward:
                       broadcast.py (the one place gradients are summed back to an input's
                       shape), elementwise.py, reduce.py, shape.py, matmul.py, index.py
@@ -29,6 +31,7 @@ And the functions built on Tensor:
     tensor_functions.py  the functional spelling: tinyattn.exp(x), concat, stack, where, take
     gradcheck.py         a backward checked against finite differences
 
-Imports go one way: ops/ import autograd (never tensor.py), the modules beside the core take
-tensors and use their methods, tensor.py imports all of them, and the last three import tensor.py.
+Imports go one way: autograd imports versions.py and errors.py, ops/ import autograd (never
+tensor.py), the modules beside the core take tensors and use their methods, tensor.py imports all
+of them, and the last three import tensor.py.
 """

@@ -10,7 +10,8 @@ inputs (the chain rule, one node at a time). Gradients of leaf tensors accumulat
 """
 import contextlib
 
-from ..backend import backend_of
+from . import versions
+from .errors import check_same_backend, same_kind
 
 _grad_enabled = True
 
@@ -54,9 +55,13 @@ class Function:
 
     `self.needs_grad[i]` tells backward whether input i wants a gradient, so it can skip work.
     The node is small on purpose (`__slots__`): a training step creates hundreds of them.
+    What backward reads, and so must not be written before it runs, is declared (versions.py).
     """
 
-    __slots__ = ("inputs", "saved", "needs_grad")
+    __slots__ = ("inputs", "saved", "needs_grad", "versions")
+    saves_inputs = True     # backward reads the inputs' values (False: only their shapes)
+    saves_output = False    # backward reads the output's values (exp, tanh, softmax)
+    view = False            # the output may share the first input's array (reshape, x[1:])
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -72,13 +77,16 @@ class Function:
             raise
         # The output is made by the first input's `_make` (always a plain Tensor): autograd sits
         # below tensor.py and never imports it, so the engine's imports go one way, with no cycle.
-        if _grad_enabled:
-            needs = [t.requires_grad for t in inputs]
-            if True in needs:
-                fn.inputs = inputs
-                fn.needs_grad = needs
-                return inputs[0]._make(out, True, fn)
-        return inputs[0]._make(out, False, None)
+        needs = [t.requires_grad for t in inputs]
+        recorded = _grad_enabled and True in needs
+        result = inputs[0]._make(out, recorded, fn if recorded else None)
+        if cls.view:
+            versions.share_counter(result, inputs[0])
+        if recorded:
+            fn.inputs, fn.needs_grad = inputs, needs
+            if cls.saves_inputs or cls.saves_output:
+                fn.versions = versions.snapshot(cls, inputs, result)
+        return result
 
     @classmethod
     def explain_failure(cls, error, *inputs, **params):
@@ -88,32 +96,13 @@ class Function:
         The default describes the inputs; ops with a rule of their own (matmul) override it.
         """
         described = ", ".join(f"{t.shape} {t.dtype}" for t in inputs)
-        raise _same_kind(error, f"{cls.__name__.lower()}: failed on inputs {described}: {error}") from error
+        raise same_kind(error, f"{cls.__name__.lower()}: failed on inputs {described}: {error}") from error
 
     def forward(self, *arrays):
         raise NotImplementedError
 
     def backward(self, grad):
         raise NotImplementedError
-
-
-def _same_kind(error, message):
-    """An exception of error's type carrying `message`; of its nearest built-in base type (e.g.
-    TypeError) when that type cannot be made from a message alone, as NumPy's casting errors."""
-    try:
-        return type(error)(message)
-    except TypeError:
-        return next(kind for kind in type(error).__mro__ if kind.__module__ == "builtins")(message)
-
-
-def check_same_backend(op, arrays):
-    """Raise a TypeError naming the op and the backends when the arrays belong to different ones."""
-    first = backend_of(arrays[0])
-    for a in arrays[1:]:
-        if backend_of(a) is not first:
-            names = ", ".join(backend_of(x).name for x in arrays)
-            raise TypeError(f"{op}: inputs live on different backends ({names}); "
-                            "move them to one with `.to(backend)` first")
 
 
 def backward(root, grad, retain_graph=False):
@@ -137,6 +126,8 @@ def backward(root, grad, retain_graph=False):
             raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an "
                                "earlier backward(); pass retain_graph=True to the first backward() "
                                "to backpropagate through the same graph twice")
+        if fn.saves_inputs or fn.saves_output:
+            versions.check(fn, t)
         input_grads = fn.backward(g)
         for inp, ig in zip(fn.inputs, input_grads):
             if ig is None or not inp.requires_grad:

@@ -7,8 +7,8 @@ compared in float32, the dtype arithmetic would give (PyTorch's rule; array_api_
 to compare mixed dtypes at all, and NumPy would use float64).
 """
 from .arguments import dim_arg
-from .autograd import check_same_backend
 from .dtypes import result_dtype
+from .errors import check_same_backend
 
 
 def compare(x, other, name):

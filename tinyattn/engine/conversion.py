@@ -6,6 +6,8 @@ stands for the device ("numpy", "cupy", "array_api_strict", or PyTorch's "cpu" a
 A move copies the values through host memory and starts a new leaf; a dtype change is the
 Cast primitive, so gradients flow back through it (only to floating dtypes, as in PyTorch).
 """
+import numpy as np
+
 from ..backend import DTYPE_NAMES, get_backend
 from .dtypes import FLOAT_DTYPES
 from .ops.elementwise import Cast
@@ -76,3 +78,15 @@ def python_int(x):
 def python_bool(x):
     """bool(x) (and `if x:`), for a one-element tensor."""
     return bool(item(x))
+
+
+def describe(x):
+    """repr(x) in PyTorch's form: tensor([1., 2.]), with the dtype where it is not the default
+    (float32, int64), the backend where it is not NumPy, and requires_grad=True."""
+    body = np.array2string(x.numpy(), separator=", ", prefix="tensor(")
+    extras = [f"dtype={x.dtype}"] if x.dtype not in ("float32", "int64") else []
+    if x.backend.name != "numpy":
+        extras.append(f"backend={x.backend.name}")
+    if x.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + ", ".join([body] + extras) + ")"

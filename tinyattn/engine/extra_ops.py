@@ -112,6 +112,7 @@ class RPow(Function):
     x >= 0 and -inf (times g) where x < 0; for a negative base, nan."""
 
     __slots__ = ()
+    saves_output = True
 
     def forward(self, x, base):
         out = base ** x
@@ -142,6 +143,7 @@ class Var(Function):
     d/dx_i = 2 (x_i - mean) / (n - correction)   (the mean's own dependence on x_i sums to zero)."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, x, axes, keepdims, correction):
         xp = namespace(x)

@@ -156,3 +156,18 @@ def gather(x, index_arrays):
         flat = flat * x.shape[axis] + index_arrays[axis]
     merged = x if len(index_arrays) == 1 else x.reshape((-1,) + x.shape[len(index_arrays):])
     return Gather.apply(merged, index=flat)
+
+
+def length(x):
+    """len(x): the size of axis 0, as PyTorch."""
+    if x.ndim == 0:
+        raise TypeError("len() of a 0-d tensor")
+    return x.shape[0]
+
+
+def rows(x):
+    """`for row in x`: x[0], x[1], ... Without __iter__ Python would call __getitem__ until an
+    IndexError, which gives nothing for a 0-d tensor instead of an error."""
+    if x.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (x[i] for i in range(x.shape[0]))

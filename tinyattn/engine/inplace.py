@@ -1,15 +1,18 @@
 """Writing into a tensor's own array: `p -= lr * p.grad` and `x[mask] = 0`, with PyTorch's rules.
 
 Every other operation makes a new tensor; these change an existing one, so every reference to it
-(a module's parameter, an optimiser's) sees the new values. Autograd does not track such a write,
-so it is refused where backward would need it; under no_grad() it writes values only. The result
+(a module's parameter, an optimiser's) sees the new values. Autograd does not differentiate such a
+write, so it is refused where backward would need it; under no_grad() it writes values only. Each
+write is counted (versions.py): a graph that saved the old values refuses to backpropagate. The result
 keeps the tensor's shape and dtype: the other operand broadcasts to it and is cast to its dtype,
 and a write that would need a wider dtype (int64 += 0.5) is an error, as in PyTorch.
 """
-from .autograd import check_same_backend, is_grad_enabled
+from .autograd import is_grad_enabled
 from .dtypes import dtype_kind
+from .errors import check_same_backend
 from .indexing import array_of, basic_key, checked_arrays, is_index_array, scalars_as_ints
 from .ops.broadcast import broadcast_shape
+from .versions import count_write
 
 
 def update(x, other, name, symbol):
@@ -42,6 +45,7 @@ def update(x, other, name, symbol):
         x.data[...] = result
     else:               # NumPy hands back 0-d results as immutable scalars, which no one else holds
         x.data = result
+    count_write(x)
     return x
 
 
@@ -53,9 +57,8 @@ def setitem(x, key, value):
 
     With grad mode on it is refused where backward would need it: into a tensor that requires
     grad, or of a value that requires grad (build the tensor with concat, stack or where instead).
-    Known limitation: a write into a constant tensor that a graph saved (y = w * c, then
-    c[0] = 5, then y.backward()) changes the gradient backward computes; PyTorch detects that
-    with version counters, tinyattn does not.
+    A write into a constant that a graph saved (y = w * c, then c[0] = 5) is allowed, but is
+    counted: that graph's backward then refuses, as PyTorch's does (versions.py).
 
     The array API standard's setitem takes basic indices and a boolean mask but no integer
     arrays; NumPy and CuPy take them, array_api_strict refuses, and the error says so."""
@@ -76,6 +79,7 @@ def setitem(x, key, value):
                         f"{value.backend.name!r}; move one with `.to(...)`")
     xp = x.backend.xp
     value = value.data if value.data.dtype == x.data.dtype else xp.astype(value.data, x.data.dtype)
+    count_write(x)          # before writing: a write that fails half-way must not go unseen
     parts = scalars_as_ints(key)
     if not any(is_index_array(k) for k in parts):
         x.data[basic_key(parts, x.shape)] = value

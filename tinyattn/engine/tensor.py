@@ -15,10 +15,8 @@ so `x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_a
 """
 import math
 
-import numpy as np
-
 from ..backend import backend_of, get_backend
-from . import autograd, comparisons, conversion, extra_ops, indexing, inplace, reshaping
+from . import autograd, comparisons, conversion, extra_ops, indexing, inplace, reshaping, versions
 from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
 from .dtypes import FLOAT_DTYPES
 from .ops import elementwise as _ew
@@ -28,7 +26,7 @@ from .ops import shape as _shp
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "creator", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_counter", "__weakref__")
     __array_priority__ = 1000       # `ndarray * tensor` defers to Tensor.__rmul__
     __hash__ = object.__hash__      # == compares elementwise, so hash by identity (as PyTorch)
 
@@ -37,6 +35,7 @@ class Tensor:
         self.grad = None
         self.creator = None
         self.requires_grad = False
+        self._counter = versions.new_counter()
         if requires_grad:
             self.requires_grad_()
 
@@ -46,6 +45,7 @@ class Tensor:
         also when called on a subclass's instance (an op on a Parameter gives a Tensor)."""
         t = object.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t.creator = data, None, requires_grad, creator
+        t._counter = versions.new_counter()     # writes in place into data: versions.py
         return t
 
     # -- what it is ----------------------------------------------------------------------
@@ -69,28 +69,14 @@ class Tensor:
         """The shape, or the size of one axis (PyTorch's spelling)."""
         return self.shape if dim is None else self.shape[dim_arg("size", dim, self.ndim)]
 
+    _version = property(versions.version)     # writes into data so far, as PyTorch's x._version
+
     def numel(self):
         return math.prod(self.shape)
 
-    def __len__(self):
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
-
-    def __iter__(self):
-        # without it Python would iterate through __getitem__ until IndexError: nothing for 0-d
-        if self.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.shape[0]))
-
-    def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
-        extras = [f"dtype={self.dtype}"] if self.dtype not in ("float32", "int64") else []
-        if self.backend.name != "numpy":
-            extras.append(f"backend={self.backend.name}")
-        if self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body] + extras) + ")"
+    __len__ = indexing.length        # len(x), for x in tensor: along axis 0 (indexing.py)
+    __iter__ = indexing.rows
+    __repr__ = conversion.describe   # tensor([1., 2.], requires_grad=True)
 
     # -- leaving the graph, changing place ------------------------------------------------
     def numpy(self):
@@ -106,7 +92,7 @@ class Tensor:
 
     def detach(self):
         """The same values, cut from the graph: no gradient flows through the result."""
-        return Tensor._make(self.data, False, None)
+        return versions.share_counter(Tensor._make(self.data, False, None), self)
 
     def requires_grad_(self, requires_grad=True):
         """Mark this tensor as a leaf that collects `.grad` in backward (floating point only)."""

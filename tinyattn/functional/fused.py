@@ -28,6 +28,7 @@ class Softmax(Function):
     """
 
     __slots__ = ()
+    saves_inputs, saves_output = False, True
 
     def forward(self, x, axis):
         x = as_floating(x)                  # integer scores: float32, as PyTorch
@@ -57,6 +58,7 @@ class LogSoftmax(Function):
     """
 
     __slots__ = ()
+    saves_inputs, saves_output = False, True
 
     def forward(self, x, axis):
         x = as_floating(x)                  # integer scores: float32, as PyTorch
@@ -80,6 +82,7 @@ class LogSumExp(Function):
     """
 
     __slots__ = ()
+    saves_output = True
 
     def forward(self, x, axis, keepdims):
         xp = namespace(x)
@@ -112,6 +115,7 @@ class CrossEntropy(Function):
     """
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, logits, target, ignore_index, label_smoothing, reduction="mean"):
         xp = namespace(logits)
@@ -201,6 +205,7 @@ class Gelu(Function):
     """
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, x, approximate, with_slope=True):
         xp, chunk = namespace(x), backend_of(x).chunk_elements

@@ -19,6 +19,7 @@ measurable (NumPy's allocator reuses the freed temporaries), so the portable cod
 """
 import math
 
+from ..engine.versions import count_write
 from .base import Optimizer, _check, _closure_loss
 
 
@@ -72,6 +73,7 @@ class SGD(Optimizer):
                         g = buf
                 p.data -= g * lr                    # `p.data -=` (not a local name): works even
                                                     # when the array is an immutable 0-d scalar
+                count_write(p)                      # a graph that saved p refuses backward now
         return loss
 
 
@@ -140,6 +142,7 @@ class Adam(Optimizer):
                 tmp = m / denom
                 tmp *= lr * bias2_sqrt / bias1
                 p.data -= tmp
+                count_write(p)          # a graph that saved p's old values refuses backward now
         return loss
 
 

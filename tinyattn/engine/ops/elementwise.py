@@ -8,8 +8,9 @@ inputs in float32, PyTorch's default float dtype.
 import math
 
 from ...backend import backend_of, namespace
-from ..autograd import Function, check_same_backend
+from ..autograd import Function
 from ..dtypes import as_floating, promote
+from ..errors import check_same_backend
 from .broadcast import broadcast_shape, unbroadcast
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -40,6 +41,7 @@ class Add(Binary):
     """a + b.   d/da = 1, d/db = 1."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, a, b):
         self.saved = (a.shape, b.shape)
@@ -55,6 +57,7 @@ class Sub(Binary):
     """a - b.   d/da = 1, d/db = -1."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, a, b):
         self.saved = (a.shape, b.shape)
@@ -87,6 +90,7 @@ class Div(Binary):
     """a / b.   d/da = 1/b, d/db = -a/b^2 = -out/b. Integers divide as float32 (PyTorch's rule)."""
 
     __slots__ = ()
+    saves_output = True
 
     @classmethod
     def apply(cls, a, b):
@@ -113,6 +117,7 @@ class Where(Function):
     d/da = cond, d/db = not cond. Mixed dtypes promote as in arithmetic (int64, float32: float32)."""
 
     __slots__ = ()
+    saves_inputs = False
 
     @classmethod
     def apply(cls, a, b, cond):
@@ -142,6 +147,7 @@ class Neg(Function):
     """-x.   d/dx = -1."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, x):
         return -x
@@ -175,6 +181,7 @@ class Exp(Function):
     """e^x.   d/dx = e^x, which is the output: save it, not x."""
 
     __slots__ = ()
+    saves_inputs, saves_output = False, True
 
     def forward(self, x):
         x = as_floating(x)
@@ -203,6 +210,7 @@ class Sqrt(Function):
     """sqrt(x).   d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
 
     __slots__ = ()
+    saves_inputs, saves_output = False, True
 
     def forward(self, x):
         x = as_floating(x)
@@ -218,6 +226,7 @@ class Tanh(Function):
     """tanh(x).   d/dx = 1 - tanh(x)^2 = 1 - out^2."""
 
     __slots__ = ()
+    saves_inputs, saves_output = False, True
 
     def forward(self, x):
         x = as_floating(x)
@@ -235,6 +244,7 @@ class Sigmoid(Function):
     d/dx = out * (1 - out)."""
 
     __slots__ = ()
+    saves_inputs, saves_output = False, True
 
     def forward(self, x):
         x = as_floating(x)
@@ -252,6 +262,7 @@ class Relu(Function):
     the integer 0 fits every dtype, where 0.0 would make an integer x float64 in NumPy."""
 
     __slots__ = ()
+    saves_inputs, saves_output = False, True
 
     def forward(self, x):
         out = namespace(x).maximum(x, 0)
@@ -267,6 +278,7 @@ class Cast(Function):
     """x converted to another floating dtype.   backward: g converted back to x's dtype."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, x, dtype):
         self.saved = x.dtype

@@ -13,6 +13,7 @@ class GetItem(Function):
     """x[index] for a basic index (ints, slices, None, ...).   backward: g written into zeros."""
 
     __slots__ = ()
+    saves_inputs, view = False, True
 
     def forward(self, x, index):
         self.saved = (x.shape, x.dtype, index)
@@ -35,6 +36,7 @@ class Gather(Function):
     x (N, *rest), index (*I) -> out (*I, *rest).   backward: scatter-add g's rows into zeros."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, x, index):
         xp = namespace(x)

@@ -24,6 +24,7 @@ class Sum(Function):
     """sum over axes.   d/dx_i = 1 for every summed element: g is copied back to each."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, x, axes, keepdims):
         self.saved = (x.shape, axes, keepdims)
@@ -39,6 +40,7 @@ class Mean(Function):
     """mean over axes.   d/dx_i = 1/n, n the number of elements averaged."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, x, axes, keepdims):
         self.saved = (x.shape, axes, keepdims)
@@ -57,6 +59,7 @@ class Max(Function):
     equally (as torch.amax does), so the total gradient is still g."""
 
     __slots__ = ()
+    saves_output = True
 
     def forward(self, x, axes, keepdims):
         xp = namespace(x)

@@ -10,6 +10,7 @@ class Reshape(Function):
     """x viewed with a new shape (same elements, same order).   backward: reshape g back."""
 
     __slots__ = ()
+    saves_inputs, view = False, True
 
     def forward(self, x, shape):
         self.saved = x.shape
@@ -29,6 +30,7 @@ class Permute(Function):
     backward: apply the inverse permutation to g."""
 
     __slots__ = ()
+    saves_inputs, view = False, True
 
     def forward(self, x, dims):
         self.saved = dims
@@ -45,6 +47,7 @@ class BroadcastTo(Function):
     """x repeated (without copying) to a larger shape.   backward: sum the copies' gradients."""
 
     __slots__ = ()
+    saves_inputs, view = False, True
 
     def forward(self, x, shape):
         self.saved = x.shape
@@ -63,6 +66,7 @@ class Concat(Function):
     """Tensors joined along `axis`.   backward: cut g into the pieces' sizes along that axis."""
 
     __slots__ = ()
+    saves_inputs = False
 
     def forward(self, *arrays, axis):
         self.saved = (axis, [a.shape[axis] for a in arrays])
