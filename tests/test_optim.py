@@ -295,6 +295,19 @@ def test_clip_grad_norm_keeps_float32_gradients_float32(backend):
     assert tinyattn.Tensor(w.grad).dtype == "float32"
 
 
+def test_clip_grad_norm_scales_float32_and_float64_gradients_each_in_its_own_dtype(backend):
+    # the factor is a device array: multiplying a float32 gradient by a float64 one in place is
+    # refused by the array API, so each dtype gets the factor in its own
+    w32, w64 = tinyattn.ones(3, requires_grad=True), tinyattn.ones(3, dtype="float64", requires_grad=True)
+    for w in (w32, w64):
+        (w * 10.0).sum().backward()
+    total = optim.clip_grad_norm_([w64, w32], 1.0)       # the norm, and factor, in float64
+    assert math.isclose(total.item(), math.sqrt(600.0), rel_tol=1e-6)
+    for w, dtype in ((w32, "float32"), (w64, "float64")):
+        assert tinyattn.Tensor(w.grad).dtype == dtype
+        np.testing.assert_allclose(w.backend.to_numpy(w.grad), 10.0 / math.sqrt(600.0), rtol=1e-5)
+
+
 def test_clip_grad_norm_with_a_nan_norm_makes_every_gradient_nan_as_pytorch(backend, torch):
     ours, theirs, _ = _grads_ours_and_torch(torch, scale=1.0)
     for o, t in zip(ours[:1], theirs[:1]):

@@ -46,6 +46,9 @@ class Backend:
     name = "?"
     # elements per chunk for cache-blocked elementwise chains (kernels/cache_blocking.py); None: whole arrays
     chunk_elements = None
+    # True where arrays live in the host's memory, so reading a value into Python waits for no
+    # device: code that would otherwise stay on the device may then look and skip work
+    on_host = False
 
     def __init__(self, xp, device=None):
         self.xp = xp

@@ -7,8 +7,10 @@ from .base import Backend, BackendUnavailable, complete_namespace, drawn_dtype
 class CupyBackend(Backend):
     name = "cupy"
 
-    def __init__(self):
-        cupy, self._cupyx = _import_cupy()
+    def __init__(self, modules=None):
+        """modules: (cupy, cupyx); by default CuPy's, imported and probed. Tests without a GPU
+        pass stand-ins that behave as CuPy does (tests/cupy_double.py)."""
+        cupy, self._cupyx = modules or _import_cupy()
         super().__init__(complete_namespace(cupy))
         self.dtype_names.update({np.dtype(n): n for n in self.dtypes})   # arrays' own spelling
 

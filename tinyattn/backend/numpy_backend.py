@@ -8,6 +8,7 @@ from .base import DTYPE_NAMES, Backend, complete_namespace
 class NumpyBackend(Backend):
     name = "numpy"
     chunk_elements = 32768           # 128 KB of float32: a chunk and its temporaries stay in L2
+    on_host = True
 
     def __init__(self):
         super().__init__(complete_namespace(np, fast_numpy_functions()))

@@ -17,9 +17,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     parameters: a tensor or an iterable of tensors (`model.parameters()` is fine).
     Returns the total norm (before clipping) as a 0-d Tensor, as PyTorch, for logging.
 
-    The norm is read to the host once per call (one synchronisation on a GPU) to decide whether
-    to scale; PyTorch instead always multiplies by a clamped factor on the device. Reading once
-    lets a step that needs no clipping skip a pass over every gradient.
+    As in PyTorch, the factor min(1, max_norm / (total + 1e-6)) stays on the device and every
+    gradient is multiplied by it: deciding on the host whether to clip would make the step wait
+    for the GPU. Only on a host backend (NumPy), where reading it waits for nothing, is a factor
+    of exactly 1 read and the pass over the gradients skipped.
     """
     if isinstance(parameters, Tensor):
         parameters = [parameters]
@@ -32,7 +33,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     _check(norm_type > 0.0, f"clip_grad_norm_: norm_type must be > 0 or math.inf, got {norm_type}")
     if not grads:
         return Tensor(0.0)
-    xp = grads[0].backend.xp
+    backend = grads[0].backend
+    xp = backend.xp
     parts = []                          # per gradient: max |g| (inf-norm) or sum |g|^p
     for p in grads:
         g = p.grad
@@ -50,12 +52,14 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         total = xp.sqrt(xp.sum(parts))
     else:
         total = xp.sum(parts) ** (1.0 / norm_type)
-    total_value = float(total)
-    if error_if_nonfinite and not math.isfinite(total_value):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {total_value}; "
+    if error_if_nonfinite and not math.isfinite(float(total)):      # asked for: one wait, as in PyTorch
+        raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {float(total)}; "
                            "a loss or gradient became nan or inf")
-    clip = float(max_norm) / (total_value + 1e-6)
-    if clip < 1.0 or math.isnan(clip):
+    factor = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)      # nan stays nan: every gradient nan
+    if not (backend.on_host and float(factor) == 1.0):
+        factors = {dtype: factor}
         for p in grads:
-            p.grad *= clip              # Python float: keeps the gradient's dtype
+            if p.grad.dtype not in factors:
+                factors[p.grad.dtype] = xp.astype(factor, p.grad.dtype)
+            p.grad *= factors[p.grad.dtype]     # in the gradient's own dtype
     return Tensor._make(xp.asarray(total), False, None)
