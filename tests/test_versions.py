@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tinyattn
+import tinyattn.functional as F
 from tinyattn import nn, optim
 
 STALE = r"backward: .* of {op} \(a tensor of shape {shape}, float\d+\) is needed to compute the gradient, " \
@@ -216,3 +217,34 @@ def test_reading_a_tensors_data_stays_a_plain_attribute():
     """The counters sit beside the array: `x.data` is a slot, not a property that checks."""
     assert type(tinyattn.Tensor.__dict__["data"]).__name__ == "member_descriptor"
 
+
+
+# -- ids and masks: kept as copies, so backward computes what the forward computed ------------------
+def _grad_of(w):
+    return w.backend.to_numpy(w.grad)
+
+
+@pytest.mark.parametrize("case", ["embedding ids", "where mask", "masked_fill mask", "targets"])
+def test_ids_and_masks_written_after_the_forward_do_not_change_the_gradient(case):
+    """PyTorch refuses these (embedding, where and nll_loss save them); tinyattn's ops keep their
+    own copy, so the gradient is the one of the loss the forward computed, as if nothing was written."""
+    def program(write):
+        tinyattn.manual_seed(0)
+        w = tinyattn.randn(5, 3, dtype="float64", requires_grad=True)
+        ids = tinyattn.tensor([[0, 2, 2], [4, 1, 0]])
+        mask = tinyattn.tensor([[True, False, True], [False, True, True]])
+        if case == "embedding ids":
+            loss, held = (F.embedding(ids, w) ** 2).sum(), ids
+        elif case == "where mask":
+            loss, held = (tinyattn.where(mask, w[:2], 0.0) ** 2).sum(), mask
+        elif case == "masked_fill mask":
+            loss, held = (w[:2].masked_fill(mask, 0.0) ** 2).sum(), mask
+        else:
+            targets = tinyattn.tensor([2, 0, 1, 1, 0])
+            loss = F.cross_entropy(w, targets, ignore_index=None)
+            held = targets
+        if write:
+            held[...] = held[::-1] if held.dtype == "bool" else 1
+        loss.backward()
+        return _grad_of(w)
+    np.testing.assert_array_equal(program(write=True), program(write=False))

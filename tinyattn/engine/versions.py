@@ -16,8 +16,11 @@ them before it uses the node. A Function says what its backward reads with two c
 Tensors that share one array (a view: reshape, transpose, x[1:], x.detach()) share one counter,
 so a write through either is seen through both; that is why the counter is a one-element list
 and not an int. Writes are counted where they happen: inplace.py (`+=`, `x[k] = v`) and the
-optimisers' steps. A write through `x.data` itself, or into an array passed to an op as a
-parameter (a mask, target ids), is not seen, as PyTorch does not see writes through `.data`.
+optimisers' steps. A write through `x.data` itself is not seen, as PyTorch does not see one.
+
+Integer ids and boolean masks are kept differently: ops that read them in backward (Where's mask,
+Gather's ids, CrossEntropy's targets) keep a copy, small beside the values they select, so a later
+write into them cannot change the gradient, and backward computes what the forward computed.
 """
 
 

@@ -122,8 +122,8 @@ class CrossEntropy(Function):
         num_classes = logits.shape[-1]
         shifted = logits - xp.max(logits, axis=-1, keepdims=True)
         logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))    # (N, C)
-        if ignore_index is None:
-            keep, safe_target = None, target
+        if ignore_index is None:        # a copy of the targets, as Gather's of its ids: versions.py
+            keep, safe_target = None, xp.asarray(target, copy=True)
         else:
             keep = target != ignore_index
             safe_target = xp.where(keep, target, xp.zeros_like(target))

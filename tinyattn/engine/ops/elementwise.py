@@ -127,8 +127,9 @@ class Where(Function):
         return super().apply(a, b, cond=cond)
 
     def forward(self, a, b, cond):
-        self.saved = (a.shape, b.shape, cond)
-        return namespace(a).where(cond, a, b)
+        xp = namespace(a)       # backward keeps its own copy of the mask: see versions.py
+        self.saved = (a.shape, b.shape, xp.asarray(cond, copy=True))
+        return xp.where(cond, a, b)
 
     def backward(self, g):
         xp = namespace(g)

@@ -41,7 +41,7 @@ class Gather(Function):
     def forward(self, x, index):
         xp = namespace(x)
         flat = xp.reshape(index, (-1,))
-        self.saved = (x.shape, flat)
+        self.saved = (x.shape, xp.asarray(flat, copy=True))    # a copy of the ids: see versions.py
         return xp.reshape(xp.take(x, flat, axis=0), tuple(index.shape) + tuple(x.shape[1:]))
 
     def backward(self, g):
