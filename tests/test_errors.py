@@ -2,6 +2,8 @@
 
 Each test makes one wrong call and checks the message a user would read.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -299,6 +301,16 @@ BAD_JOINS = [
      r"stack: every tensor must have the same shape, got \(2, 3\) at entry 0 and \(2, 4\) at entry 1"),
     # torch.arange(0, 10, 0): RuntimeError: step must be nonzero
     (lambda: tinyattn.arange(0, 10, 0), ValueError, "arange: step must be nonzero"),
+    # torch.arange(0, 10, -1) and torch.arange(10, 0, 1): RuntimeError: upper bound and lower bound
+    # inconsistent with step sign (NumPy returns an empty range)
+    (lambda: tinyattn.arange(0, 10, -1), ValueError,
+     "arange: a step of -1 never gets from start 0 to stop 10; its sign must be that of stop - start"),
+    (lambda: tinyattn.arange(10.0, 0.0, 0.5), ValueError, "arange: a step of 0.5 never gets from start 10.0"),
+    # torch.arange(0, float('inf')): RuntimeError: unsupported range: 0 -> inf (NumPy: "Maximum
+    # allowed size exceeded"; with nan, "cannot compute length")
+    (lambda: tinyattn.arange(0, math.inf), ValueError,
+     "arange: start, stop and step must be finite, got 0, inf"),
+    (lambda: tinyattn.arange(math.nan), ValueError, "arange: start, stop and step must be finite"),
     # torch.zeros(4).split(0): RuntimeError: split_size can only be 0 if dimension size is 0, but
     # got dimension size of 4
     (lambda: tinyattn.zeros(4).split(0), ValueError,
@@ -310,10 +322,17 @@ BAD_JOINS = [
 
 @pytest.mark.parametrize("call, error, message", BAD_JOINS,
                          ids=["cat of none", "stack of none", "stack of two shapes", "arange step 0",
-                              "split 0", "split -1"])
+                              "arange step away from stop", "arange float step away from stop",
+                              "arange to inf", "arange to nan", "split 0", "split -1"])
 def test_making_and_joining_name_the_op_and_what_was_wrong(backend, call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_arange_from_a_value_to_itself_is_empty_whatever_the_step_sign(backend):
+    # torch.arange(0, 0, -1) and torch.arange(5, 5, 1) are empty, not errors
+    assert tinyattn.arange(0, 0, -1).shape == tinyattn.arange(5, 5, 1).shape == (0,)
+    np.testing.assert_array_equal(tinyattn.arange(10, 0, -3).numpy(), [10, 7, 4, 1])
 
 
 def test_an_empty_axis_splits_into_one_empty_piece_of_size_0(backend):

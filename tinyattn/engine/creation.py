@@ -3,6 +3,8 @@
 Every function takes `dtype`, `requires_grad` and `backend` (the active one when omitted).
 Shapes may be given as separate ints or one tuple: zeros(2, 3) == zeros((2, 3)).
 """
+import math
+
 from ..backend import get_backend
 from .arguments import shape_arg
 from .tensor import Tensor
@@ -78,8 +80,13 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
     (as PyTorch) unless a dtype is asked for; any float argument gives float32."""
     if stop is None:
         start, stop = 0, start
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise ValueError(f"arange: start, stop and step must be finite, got {start}, {stop}, {step}")
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (stop - start) * step < 0:       # NumPy would return an empty range; PyTorch raises too
+        raise ValueError(f"arange: a step of {step} never gets from start {start} to stop {stop}; "
+                         "its sign must be that of stop - start")
     if dtype is None:
         dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
     b = get_backend(backend)
