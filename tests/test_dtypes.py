@@ -92,10 +92,13 @@ UNARY = {
     "relu": lambda tl, x: x.relu(),
 }
 # torch 2.13 has no integer softmax kernel (it raises); ours computes it in float32 like exp, which
-# is torch's softmax of the same values in float32
+# is torch's softmax of the same values in float32. torch.logsumexp of integers is float32 itself
+# (the fused logsumexp here used to give float64 for int64 and fail for bool).
 SOFTMAX = {   # name: (ours, torch's)
     "softmax": (lambda x: F.softmax(x, -1), lambda tx: tx.float().softmax(-1)),
     "log_softmax": (lambda x: F.log_softmax(x, -1), lambda tx: tx.float().log_softmax(-1)),
+    "logsumexp": (lambda x: F.logsumexp(x, -1), lambda tx: tx.logsumexp(-1)),
+    "logsumexp of bool": (lambda x: F.logsumexp(x > 2, -1), lambda tx: (tx > 2).logsumexp(-1)),
 }
 
 
@@ -110,7 +113,7 @@ def test_function_of_an_integer_tensor_has_torch_dtype(expr, backend, torch):
 
 
 @pytest.mark.parametrize("expr", SOFTMAX)
-def test_softmax_of_an_integer_tensor_is_float32(expr, backend, torch):
+def test_softmax_and_logsumexp_of_an_integer_tensor_are_float32(expr, backend, torch):
     x, tx = pair(torch, [[1, 2, 3], [4, 0, 6]], "int64")
     ours, theirs = SOFTMAX[expr]
     assert_same(ours(x), theirs(tx))

@@ -46,6 +46,19 @@ def test_softmax_of_an_empty_tensor_is_empty_forward_and_backward(backend, refer
     assert tuple(x.grad.shape) == shape
 
 
+@MODES
+@pytest.mark.parametrize("shape, axis", [((2, 0), -1), ((0, 3), 0), ((0,), 0), ((0, 3), -1)], ids=str)
+def test_logsumexp_over_an_empty_axis_is_minus_inf_as_pytorch(backend, torch, reference, shape, axis):
+    # torch.logsumexp(torch.zeros(2, 0), 1) is [-inf, -inf]: the log of an empty sum (0); over a
+    # non-empty axis of an empty tensor, an empty result. Here it used to fail: a max of nothing.
+    with tinyattn.reference_mode(reference):
+        x, y = _forward_backward(lambda x: F.logsumexp(x, axis), shape)
+    expected = torch.logsumexp(torch.zeros(*shape), axis)
+    assert y.shape == tuple(expected.shape) and y.dtype == "float32"
+    np.testing.assert_array_equal(y.numpy(), expected.numpy())
+    assert tuple(x.grad.shape) == shape
+
+
 # the reference layer norm averages rows of width 0 (the (3, 0) and (0,) cases): NumPy warns about
 # the mean of an empty slice, whose nan never reaches the (empty) result
 @pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered")

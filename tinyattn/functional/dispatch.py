@@ -3,6 +3,8 @@
 
 Both paths get the same checks and errors, and compute the same numbers.
 """
+import math
+
 from ..backend import get_backend
 from ..engine import indexing
 from ..engine.arguments import dim_arg
@@ -42,6 +44,8 @@ def logsumexp(x, axis=-1, keepdims=False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) along `axis`, without overflow. (..., C) -> (...)."""
     keep = keepdim if keepdim is not None else keepdims
     axis = _axis("logsumexp", axis, dim, x.ndim)
+    if x.shape[axis] == 0:      # the log of an empty sum is -inf, as in PyTorch; max would refuse
+        return x.sum(axis=axis, keepdims=keep) - math.inf
     if is_reference_mode():
         return reference.logsumexp(x, axis, keep)
     return fused.LogSumExp.apply(x, axis=axis, keepdims=keep)

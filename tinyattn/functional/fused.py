@@ -85,6 +85,7 @@ class LogSumExp(Function):
     saves_output = True
 
     def forward(self, x, axis, keepdims):
+        x = as_floating(x)                  # integer scores: float32, as PyTorch
         xp = namespace(x)
         m = xp.max(x, axis=axis, keepdims=True)
         m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))

@@ -48,6 +48,7 @@ def logsumexp(x, axis=-1, keepdims=False):
     so exp never sees a number above 0 and cannot overflow. (..., C) -> (...).
     An infinite m is taken as 0, as PyTorch does: x - m would be inf - inf = nan, while the sum
     alone gives the right -inf (every x is -inf) or inf."""
+    x = _floating(x)
     m = x.detach().max(axis=axis, keepdims=True)                 # any constant works
     m = where((m > -math.inf) & (m < math.inf), m, 0.0)
     out = (x - m).exp().sum(axis=axis, keepdims=True).log() + m
