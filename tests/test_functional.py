@@ -117,19 +117,21 @@ def test_cross_entropy_with_every_position_ignored_is_nan_with_zero_gradients_as
 
 # PyTorch 2.13: logits [[nan, nan], [1, 2]] with targets [-100, 1] give 0.3133 (label_smoothing
 # 0.1: 0.3633; "none": [0, 0.3133]) and the counted row's gradient [0.2689, -0.2689] (0.1:
-# [0.2189, -0.2189]); the same with [inf, -inf] in the ignored row. PyTorch's gradient at the
-# ignored row is nan (0 times nan); here it is 0: an ignored position contributes nothing.
-@pytest.mark.parametrize("bad_row", [[math.nan, math.nan], [math.inf, -math.inf]], ids=["nan", "inf"])
+# [0.2189, -0.2189]); the same with [inf, -inf] or [inf, 0] in the ignored row. PyTorch's gradient
+# at the ignored row is nan (0 times nan); here it is 0: an ignored position contributes nothing.
+# PyTorch prints no warning; neither may tinyattn (the fused forward used to warn about inf - inf).
+@pytest.mark.parametrize("bad_row", [[math.nan, math.nan], [math.inf, -math.inf], [math.inf, 0.0]],
+                         ids=["nan", "inf -inf", "inf 0"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("reference", [False, True], ids=["fused", "reference"])
-def test_cross_entropy_ignores_non_finite_logits_at_ignored_positions(
+@pytest.mark.filterwarnings("error")
+def test_cross_entropy_ignores_non_finite_logits_at_ignored_positions_without_a_warning(
         backend, torch, bad_row, reduction, label_smoothing, reference):
     values = [bad_row, [1.0, 2.0]]
     ours = tinyattn.tensor(values, requires_grad=True)
     theirs = torch.tensor(values, requires_grad=True)
-    # inf - inf in the ignored row (the fused forward takes every row's max) warns, then is dropped
-    with tinyattn.reference_mode(reference), np.errstate(invalid="ignore"):
+    with tinyattn.reference_mode(reference):
         loss = F.cross_entropy(ours, tinyattn.tensor([-100, 1]), reduction=reduction,
                                label_smoothing=label_smoothing)
         loss.sum().backward()
@@ -140,6 +142,35 @@ def test_cross_entropy_ignores_non_finite_logits_at_ignored_positions(
     grad = ours.backend.to_numpy(ours.grad)
     np.testing.assert_array_equal(grad[0], [0.0, 0.0])
     np.testing.assert_allclose(grad[1], theirs.grad.numpy()[1], rtol=1e-6)
+
+
+# PyTorch 2.13, measured: with no counted position the mean is nan, the sum 0 and "none" zeros,
+# gradients zero and of the logits' shape: logits (2, 3) with targets [-100, -100], logits (0, 3)
+# (N = 0), and C = 0 classes, logits (2, 0) with targets [-100, -100] or (0, 0). A counted target
+# with C = 0 is out of range (IndexError "Target 0 is out of bounds"; test_bad_input.py has ours).
+# tinyattn failed on C = 0 ("cannot reshape"), and NumPy warned about 0/0 in the fused mean.
+@pytest.mark.parametrize("shape, target, ignore_index", [
+    ((2, 3), [-100, -100], -100), ((0, 3), [], -100), ((0, 3), [], None), ((2, 0), [-100, -100], -100),
+    ((0, 0), [], -100), ((2, 2, 0), [[-100, -100], [-100, -100]], -100),
+], ids=["all ignored", "N = 0", "N = 0, no ignore_index", "C = 0", "N = C = 0", "C = 0, (B, T, C)"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("reference", [False, True], ids=["fused", "reference"])
+@pytest.mark.filterwarnings("error")
+def test_cross_entropy_with_no_counted_position_or_no_classes_is_pytorchs_nan_0_or_zeros(
+        backend, torch, shape, target, ignore_index, reduction, reference):
+    ours = tinyattn.zeros(*shape, requires_grad=True)
+    with tinyattn.reference_mode(reference):
+        loss = F.cross_entropy(ours, tinyattn.tensor(target, dtype="int64"), ignore_index=ignore_index,
+                               reduction=reduction)
+        loss.sum().backward()
+    theirs = torch.zeros(*shape, requires_grad=True)
+    their_loss = torch.nn.functional.cross_entropy(  # classes on axis -1, as ours (see cross_entropy)
+        theirs.reshape(math.prod(shape[:-1]), shape[-1]), torch.tensor(target, dtype=torch.long).reshape(-1),
+        ignore_index=-100 if ignore_index is None else ignore_index, reduction=reduction)
+    their_loss.sum().backward()
+    np.testing.assert_array_equal(loss.numpy(), their_loss.detach().reshape(loss.shape).numpy())
+    assert loss.dtype == "float32"
+    np.testing.assert_array_equal(ours.backend.to_numpy(ours.grad), theirs.grad.numpy())
 
 
 @pytest.mark.parametrize("kwargs", CE_CASES, ids=str)

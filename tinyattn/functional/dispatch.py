@@ -78,12 +78,25 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     num_classes = logits.shape[-1]
     _check_classes(target, num_classes, ignore_index)
+    if num_classes == 0:
+        return _no_classes(logits, reduction)
     if is_reference_mode():
         return reference.cross_entropy(logits, target, ignore_index, label_smoothing, reduction)
     loss = fused.CrossEntropy.apply(logits.reshape(-1, num_classes), target.reshape(-1),
                                     ignore_index=ignore_index, label_smoothing=label_smoothing,
                                     reduction=reduction)
     return loss.reshape(target.shape) if reduction == "none" else loss
+
+
+def _no_classes(logits, reduction):
+    """The loss when C = 0. No target can be a class then (_check_classes let only ignore_index
+    through), so every position is ignored: each loses 0, their sum is 0 and their mean, over no
+    counted position, nan, as in PyTorch. (PyTorch with label smoothing gives nan at every
+    position too, from eps / C; here an ignored position counts for nothing, smoothed or not.)"""
+    losses = logits.sum(axis=-1)        # zeros of target's shape, with an (empty) gradient to logits
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.sum() + math.nan
 
 
 def _check_classes(target, num_classes, ignore_index):

@@ -109,10 +109,11 @@ class CrossEntropy(Function):
     smoothing eps). A position whose target is ignore_index has weight 0; n counts the others.
     Backward: d/dx_c [-sum_c' q_c' log p_c'] = p_c - q_c (the q's sum to 1), so
     dL/dx = g * weight * (softmax(x) - q) / n. Targets are not differentiated.
-    When every position is ignored the loss is 0/0 = nan and the gradient is 0, as in PyTorch:
-    one all-padding batch must not put nan into every weight. An ignored position counts for
-    nothing even when its logits are not finite: its loss and gradient are *selected* away (where),
-    not multiplied by 0, which would keep a nan (0 * nan = nan).
+    When no position counts (all ignored, or N = 0) the mean is 0/0 = nan and the gradient is 0,
+    as in PyTorch: one all-padding batch must not put nan into every weight. An ignored
+    position counts for nothing even when its logits are not finite: its logits are replaced by 0
+    before anything is computed from them (multiplying its loss by 0 would keep a nan, and inf - inf
+    in the max-shift would make NumPy warn about a result that is well defined).
     """
 
     __slots__ = ()
@@ -121,43 +122,44 @@ class CrossEntropy(Function):
     def forward(self, logits, target, ignore_index, label_smoothing, reduction="mean"):
         xp = namespace(logits)
         num_classes = logits.shape[-1]
-        shifted = logits - xp.max(logits, axis=-1, keepdims=True)
-        logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))    # (N, C)
         if ignore_index is None:        # a copy of the targets, as Gather's of its ids: versions.py
             keep, safe_target = None, xp.asarray(target, copy=True)
+            count = xp.sum(xp.ones_like(target, dtype=logits.dtype))
         else:
             keep = target != ignore_index
             safe_target = xp.where(keep, target, xp.zeros_like(target))
+            logits = xp.where(keep[:, None], logits, 0.0)
+            count = xp.sum(xp.astype(keep, logits.dtype))
+        shifted = logits - xp.max(logits, axis=-1, keepdims=True)
+        logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))    # (N, C)
         picked = xp.take_along_axis(logp, safe_target[:, None], axis=-1)[:, 0]       # (N,)
         per_row = -(1.0 - label_smoothing) * picked
         if label_smoothing:
             per_row = per_row - (label_smoothing / num_classes) * xp.sum(logp, axis=-1)
-        if keep is None:
-            count = target.shape[0]
-        else:
-            count = xp.sum(xp.astype(keep, logp.dtype))
-            per_row = xp.where(keep, per_row, xp.zeros_like(per_row))
-        self.saved = (logp, safe_target, keep, count, label_smoothing, reduction)
+        if keep is not None:
+            per_row = xp.where(keep, per_row, 0.0)
+        divisor = xp.where(count > 0, count, 1.0)           # n = 0: every weight is 0
+        self.saved = (logp, safe_target, keep, divisor, label_smoothing, reduction)
         if reduction == "none":
             return per_row
-        return xp.sum(per_row) / count if reduction == "mean" else xp.sum(per_row)
+        if reduction == "sum":
+            return xp.sum(per_row)
+        return xp.where(count > 0, xp.sum(per_row) / divisor, math.nan)   # n = 0: nan, as 0/0
 
     def backward(self, g):
-        logp, target, keep, count, eps, reduction = self.saved
+        logp, target, keep, divisor, eps, reduction = self.saved
         xp = namespace(g)
         num_classes = logp.shape[-1]
         classes = backend_of(g).arange(0, num_classes, 1, target.dtype)
         one_hot = xp.astype(classes[None, :] == target[:, None], logp.dtype)       # (N, C)
         grad = xp.exp(logp) - (one_hot * (1.0 - eps) + eps / num_classes)          # p - q
         if keep is not None:
-            grad = xp.where(keep[:, None], grad, xp.zeros_like(grad))
+            grad = xp.where(keep[:, None], grad, 0.0)
         if reduction == "none":                 # g (N,): one upstream gradient per position
             return grad * g[:, None], None
         if reduction == "sum":
             return grad * g, None
-        if keep is not None:
-            count = xp.where(count > 0, count, xp.ones_like(count))     # n = 0: every weight is 0
-        return grad * (g / count), None
+        return grad * (g / divisor), None
 
 
 class LayerNorm(Function):

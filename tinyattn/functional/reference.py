@@ -88,8 +88,8 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
         return per_position.reshape(target.shape)
     if reduction == "sum":
         return per_position.sum()
-    if ignore_index is None:
-        return per_position.mean()
+    if ignore_index is None:        # N = 0: the mean of nothing is nan, as in PyTorch (NumPy would warn)
+        return per_position.mean() if targets.shape[0] else per_position.sum() + math.nan
     count = counted.to(dtype=logits.dtype).sum()
     # sum / count would also make the gradients 0/0 = nan when count is 0; divided by at least 1
     # they stay 0, and where passes no gradient to the nan it picks then
