@@ -240,6 +240,42 @@ def test_persistent_buffers_are_saved_and_loaded_others_not():
     np.testing.assert_array_equal(model.scale.numpy(), [5.0, 5.0])
 
 
+class Steps(nn.Module):
+    """A module with an integer buffer, as a step counter or token ids kept with a model."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("steps", tinyattn.zeros(3, dtype="int64"))
+
+
+# PyTorch 2.13's load_state_dict copies with casting, measured: float [1.7, -2.5, 3.0] into a long
+# buffer becomes [1, -2, 3] and nan becomes -2**63, silently. Here whole numbers load as there, and
+# anything else is refused, naming the key: a checkpoint's numbers must arrive as they were saved.
+@pytest.mark.parametrize("values, shown", [
+    ([1.7, -2.5, 3.0], "1.7"), ([np.nan, 1.0, 2.0], "nan"), ([1e30, 1.0, 2.0], "1e\\+30"),
+], ids=["fractions", "nan", "too large"])
+def test_floats_that_are_not_whole_numbers_are_refused_by_an_integer_buffer(backend, torch, values, shown):
+    model = Steps()
+    with pytest.raises(RuntimeError, match=r"load_state_dict into Steps: floats that an integer tensor "
+                                           rf"cannot hold: steps: float64 values such as {shown} are not "
+                                           "whole numbers an int64 tensor holds"):
+        model.load_state_dict({"steps": np.array(values)})
+    np.testing.assert_array_equal(model.steps.numpy(), [0, 0, 0])      # nothing loaded
+    theirs = torch.nn.Module()
+    theirs.register_buffer("steps", torch.zeros(3, dtype=torch.long))
+    theirs.load_state_dict({"steps": torch.tensor([1.7, -2.5, 3.0])})
+    assert theirs.steps.tolist() == [1, -2, 3]                           # what PyTorch does instead
+
+
+@pytest.mark.parametrize("values", [np.array([1.0, -2.0, 3.0]), np.array([1, -2, 3], np.int32),
+                                    np.array([True, False, True])], ids=["whole floats", "int32", "bool"])
+def test_whole_floats_and_other_integers_load_into_an_integer_buffer_as_pytorch(backend, values):
+    model = Steps()
+    model.load_state_dict({"steps": values})
+    assert model.steps.dtype == "int64"
+    np.testing.assert_array_equal(model.steps.numpy(), values.astype(np.int64))
+
+
 def test_buffers_are_not_parameters_and_get_no_gradient(backend):
     model = Counter()
     assert all(p is not model.scale for p in model.parameters())

@@ -8,6 +8,8 @@ everything to another backend (`to`).
 """
 from collections import OrderedDict, namedtuple
 
+import numpy as np
+
 from ..backend import DTYPE_NAMES, backend_of
 from ..engine.tensor import Tensor
 
@@ -224,8 +226,8 @@ class Module:
 
         Values may be tensors, NumPy arrays or arrays of any backend; they are converted to
         each parameter's backend and dtype. Every problem (missing keys, unexpected keys, values
-        that are not arrays of numbers, wrong shapes) is reported in one error, and nothing is
-        changed unless everything fits.
+        that are not arrays of numbers, wrong shapes, floats an integer buffer cannot hold
+        exactly) is reported in one error, and nothing is changed unless everything fits.
         Returns (missing_keys, unexpected_keys), both empty unless strict=False let them pass.
         """
         own = self.state_dict()
@@ -236,9 +238,13 @@ class Module:
         not_arrays = [f"{k}: {reason}" for k, reason in reasons.items() if reason]
         wrong = [f"{k}: checkpoint {tuple(_shape(state[k]))}, model {own[k].shape}"
                  for k, reason in reasons.items() if not reason and _shape(state[k]) != own[k].shape]
+        inexact = [f"{k}: {reason}" for k in reasons
+                   if not reasons[k] and (reason := _not_whole_numbers(state[k], own[k]))]
         problems = []
         if not_arrays:
             problems.append("values that are not numeric arrays: " + "; ".join(not_arrays))
+        if inexact:
+            problems.append("floats that an integer tensor cannot hold: " + "; ".join(inexact))
         if missing and strict:
             problems.append("missing keys: " + ", ".join(missing))
         if unexpected and strict:
@@ -295,6 +301,25 @@ def _not_an_array(value):
     except TypeError:
         return f"a {type(value).__name__}, not an array"
     return None
+
+
+def _not_whole_numbers(value, like):
+    """Why float `value` would not load exactly into integer tensor `like`, or None if it would.
+    PyTorch's copy_ truncates (1.7 -> 1, -2.5 -> -2, nan -> -2**63) without a word; here a
+    whole number (a counter saved as float, 3.0) loads, anything else is refused. Loading is no
+    training step, so reading the values on the host costs nothing that matters."""
+    if not like.dtype.startswith(("int", "uint")):
+        return None
+    values = value if isinstance(value, Tensor) else Tensor(value)
+    if not values.dtype.startswith("float"):
+        return None
+    host = values.numpy()
+    limits = np.iinfo(like.dtype)
+    exact = np.isfinite(host) & (host == np.trunc(host)) & (host >= limits.min) & (host <= limits.max)
+    if exact.all():
+        return None
+    example = host[~exact][0]
+    return f"{values.dtype} values such as {example} are not whole numbers an {like.dtype} tensor holds"
 
 
 def _shape(value):
