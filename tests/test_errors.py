@@ -255,6 +255,18 @@ def test_linear_with_a_weight_that_is_not_a_matrix_says_so():
         F.linear(tinyattn.randn(2, 4), tinyattn.randn(4))
 
 
+# PyTorch 2.13: IndexError "Target 3 is out of bounds." (likewise -1, and 0 with C = 0); a take
+# with -1 would silently read the last class on NumPy
+@pytest.mark.parametrize("logits, target, example", [
+    ((2, 3), [0, 3], 3), ((2, 3), [-1, 0], -1), ((2, 0), [0, 0], 0),
+], ids=["past C", "negative", "C = 0"])
+def test_cross_entropy_of_a_target_that_is_no_class_id_names_it(backend, logits, target, example):
+    classes = logits[-1]
+    with pytest.raises(IndexError, match=rf"cross_entropy: target {example} is not a class id in "
+                                         rf"\[0, {classes}\) nor ignore_index -100"):
+        F.cross_entropy(tinyattn.zeros(*logits), tinyattn.tensor(target))
+
+
 def test_cross_entropy_with_an_unknown_reduction_names_the_choices():
     with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"):
         F.cross_entropy(tinyattn.randn(2, 3), tinyattn.tensor([0, 1]), reduction="avg")
