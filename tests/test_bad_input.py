@@ -6,8 +6,6 @@ call (so the column is measured, not remembered) and said in words where it has 
 generate, no npz checkpoints, no CuPy namespace); and the tests that pin the behaviour down in
 full (both modes, every backend, gradients). A row whose call needs more than a line (a zip bomb,
 a CuPy stand-in) leaves the call to those tests.
-The stale-gradient cases (in-place changes after a forward) are tested with the version counters
-that fixed them, and are not repeated here.
 """
 import math
 import pathlib
@@ -20,7 +18,7 @@ from test_io_damaged import _checkpoint, _nested, _npy
 
 import tinyattn
 import tinyattn.functional as F
-from tinyattn import nn
+from tinyattn import nn, optim
 from tinyattn.generate import generate
 
 TESTS = pathlib.Path(__file__).parent
@@ -75,6 +73,22 @@ def _shape(t):
     return str(tuple(t.shape))
 
 
+def _step_between_forward_and_backward(lib, sgd):
+    w = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    opt = sgd([w], lr=0.1)
+    loss = (w * w).sum()
+    (w * 1.0).sum().backward()          # a gradient, so that the step moves w
+    opt.step()
+    loss.backward()
+
+
+def _write_into_a_saved_constant(lib):
+    w, c = lib.tensor([1.0, 2.0, 3.0], requires_grad=True), lib.tensor([4.0, 5.0, 6.0])
+    y = (w * c).sum()
+    c[0] = 5.0
+    y.backward()
+
+
 def _torch_load(torch, value):
     return torch.nn.Linear(4, 3).load_state_dict({"weight": value, "bias": torch.zeros(3)})
 
@@ -109,8 +123,24 @@ SIZES = ("test_shape.py::test_a_size_that_is_not_an_integer_is_a_type_error_nami
 NO_NPZ = "no npz checkpoints in PyTorch (torch.load unpickles, weights only by default)"
 NO_CUPY = "nothing alike in PyTorch"
 
+STALE = "is needed to compute the gradient, but it was changed in place after the forward"
+TORCH_STALE = "one of the variables needed for gradient computation has been modified by an inplace operation"
+VERSIONS = "test_versions.py::test_"
+
 CASES = [
     # -- silently wrong before: now right, or an error ----------------------------------------------
+    Case("loss = f(w); opt.step(); loss.backward()",
+         Raises(RuntimeError, "backward: input 0 of Mul (a tensor of shape (3,), float32) " + STALE),
+         Raises(RuntimeError, TORCH_STALE),
+         (VERSIONS + "an_optimiser_step_between_forward_and_backward_is_refused",
+          VERSIONS + "every_optimiser_counts_its_step_as_a_write"),
+         lambda _: _step_between_forward_and_backward(tinyattn, optim.SGD),
+         lambda torch: _step_between_forward_and_backward(torch, torch.optim.SGD)),
+    Case("y = (w * c).sum(); c[0] = 5; y.backward()",
+         Raises(RuntimeError, "backward: input 1 of Mul (a tensor of shape (3,), float32) " + STALE),
+         Raises(RuntimeError, TORCH_STALE), (VERSIONS + "a_write_into_a_saved_constant_is_refused",
+                                             VERSIONS + "every_in_place_write_counts"),
+         lambda _: _write_into_a_saved_constant(tinyattn), _write_into_a_saved_constant),
     Case("int_tensor @ float32", Raises(TypeError, "matmul: cannot mix integer and floating-point operands"),
          Raises(RuntimeError, "expected m1 and m2 to have the same dtype"),
          ("test_dtypes.py::test_binary_op_of_int64_and_float32_is_float32_or_a_clear_error",),
@@ -292,15 +322,17 @@ CASES = [
 
     # -- the CuPy path, run on the CPU with stand-ins -------------------------------------------------
     Case("a namespace with only bool_ (CuPy 13)", Gives("the standard's bool"), NO_CUPY,
-         ("test_backend.py::test_complete_namespace_names_bool_where_a_library_only_has_bool_",)),
+         ("test_backend.py::test_complete_namespace_names_bool_where_a_library_only_has_bool_",
+          "test_cupy_double.py::test_masks_have_a_bool_dtype")),
     Case("a namespace without vecdot (CuPy before 14.2)", Gives("vecdot as sum(x1 * x2)"), NO_CUPY,
-         ("test_cupy_without_a_gpu.py::test_a_namespace_without_vecdot_gets_one_that_sums_products",)),
+         ("test_cupy_double.py::test_layer_norm_without_vecdot_and_in_whole_arrays",)),
     Case("x[t.argmax()] with 0-d arrays that have no __index__ (CuPy's)", Gives("the row"),
          Gives(2), ("test_indexing_habits.py::test_a_0d_integer_array_without_index_still_indexes_and_a_float"
-                    "_one_is_refused",), None, lambda torch: torch.arange(4)[torch.tensor(2)].item()),
+                    "_one_is_refused", "test_cupy_double.py::test_a_0d_index_from_argmax_picks_the_row"),
+         None, lambda torch: torch.arange(4)[torch.tensor(2)].item()),
     Case("randn(..., dtype='float16') where the generator refuses float16 (CuPy's)",
          Gives("float32 draws rounded to float16"), Gives("torch.float16"),
-         ("test_backend.py::test_cupy_backend_draws_float16_in_float32_and_rounds",),
+         ("test_cupy_double.py::test_float16_random_numbers_are_drawn_in_float32_and_rounded",),
          None, lambda torch: str(torch.randn(2, dtype=torch.float16).dtype)),
     Case("zero rows through cache blocking of block size None (CuPy's)", Gives("one empty slice"), NO_CUPY,
          ("test_empty_tensors.py::test_row_chunks_of_zero_rows_is_one_empty_slice",
@@ -313,7 +345,7 @@ CASES = [
           "test_backend.py::test_cupy_whose_kernels_fail_points_at_the_cuda_version")),
     Case("device-to-host reads in a GPT training step", Gives("2: the ids' range and the targets' range"),
          "PyTorch checks ids inside the kernel (a device assert), without waiting",
-         ("test_cupy_without_a_gpu.py::test_a_gpt_training_step_reads_from_the_device_twice",)),
+         ("test_host_transfers.py::test_a_gpt_training_step_reads_the_device_twice",)),
 
     # -- noticed on the way ---------------------------------------------------------------------------
     Case("arange(0, 10, -1)",
