@@ -1,6 +1,7 @@
 """Pictures for the tutorials: attention maps, masks, positional encodings, training curves,
 and the computation graph. matplotlib is imported only when a picture is drawn, so the
 library itself never needs it (pip install "tinyattn[tutorials]")."""
+import functools
 import shutil
 import subprocess
 
@@ -22,8 +23,9 @@ def _host(x):
 
 
 def heatmap(ax, matrix, title, xlabel, ylabel, xticklabels=None, yticklabels=None, cmap="viridis",
-            colorbar=True, vmin=None, vmax=None):
-    """One labelled matrix picture on axes `ax` (rows down, columns across)."""
+            colorbar=True, vmin=None, vmax=None, colorbar_label=None):
+    """One labelled matrix picture on axes `ax` (rows down, columns across); the colour bar,
+    when drawn, says what the colours measure (`colorbar_label`)."""
     matrix = _host(matrix)
     image = ax.imshow(matrix, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -32,30 +34,67 @@ def heatmap(ax, matrix, title, xlabel, ylabel, xticklabels=None, yticklabels=Non
     if yticklabels is not None:
         ax.set_yticks(range(len(yticklabels)), labels=yticklabels, fontsize=8)
     if colorbar:
-        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=colorbar_label)
     return image
 
 
-def attention_maps(weights, path, title="Attention weights", queries=None, keys=None, heads=None):
-    """Save a grid of attention maps, one per head: weights (H, T_q, T_k) or (T_q, T_k)."""
+def attention_map(ax, weights, title, queries, keys, xlabel="key", ylabel="query", colorbar=True):
+    """One attention map (T_q, T_k) on `ax`: the tokens themselves on the axes (`queries` down,
+    `keys` across), colours from 0 to 1 with a colour bar labelled "attention weight"."""
+    return heatmap(ax, weights, title, xlabel, ylabel, keys, queries, cmap="Blues", vmin=0.0, vmax=1.0,
+                   colorbar=colorbar, colorbar_label="attention weight")
+
+
+def attention_maps(weights, path, title="Attention weights", queries=None, keys=None, heads=None,
+                   xlabel="key", ylabel="query"):
+    """Save a grid of attention maps, one per head: weights (H, T_q, T_k) or (T_q, T_k).
+    `queries` and `keys` are the tokens (strings) to write on the axes, positions if None; one
+    colour bar, "attention weight", serves every head (they share the scale 0..1)."""
     plt = _plt()
     weights = _host(weights)
     if weights.ndim == 2:
         weights = weights[None]
+    queries = [str(i) for i in range(weights.shape[1])] if queries is None else queries
+    keys = [str(j) for j in range(weights.shape[2])] if keys is None else keys
     heads = range(weights.shape[0]) if heads is None else heads
     cols = min(4, len(heads))
     rows = -(-len(heads) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.3 * rows), squeeze=False)
+    side = max(3.0, 0.22 * max(len(queries), len(keys)))        # long sequences get room per token
+    fig, axes = plt.subplots(rows, cols, figsize=(side * cols + 1, (side - 0.3) * rows + 0.8),
+                             squeeze=False, layout="constrained")
     for ax, h in zip(axes.flat, heads):
-        heatmap(ax, weights[h], f"head {h}", "key position", "query position",
-                keys, queries, cmap="Blues", colorbar=False, vmin=0.0, vmax=1.0)
+        image = attention_map(ax, weights[h], f"head {h}", queries, keys, xlabel, ylabel, colorbar=False)
     for ax in list(axes.flat)[len(heads):]:
         ax.axis("off")
+    fig.colorbar(image, ax=axes, fraction=0.02, pad=0.02, label="attention weight")
     fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def readable_log_axis(axis):
+    """Label a log-scaled `axis` (ax.xaxis or ax.yaxis) with plain numbers, "3" rather than
+    "3x10^0", wherever the number is short; far from 1 the labels stay powers of ten."""
+    plain = _plain_log_formatter()
+    axis.set_major_formatter(plain())
+    axis.set_minor_formatter(plain(labelOnlyBase=False))
+
+
+@functools.cache
+def _plain_log_formatter():
+    """The formatter class, made on first use (matplotlib is imported only to draw)."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainLogFormatter(LogFormatterSciNotation):
+        """matplotlib's choice of which log ticks get a label, written as plain numbers
+        between 0.0001 and 100000."""
+
+        def __call__(self, x, pos=None):
+            label = super().__call__(x, pos)
+            return f"{x:g}" if label and 1e-4 <= abs(x) < 1e5 else label
+
+    return PlainLogFormatter
 
 
 def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
@@ -68,6 +107,7 @@ def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if logy:
         ax.set_yscale("log")
+        readable_log_axis(ax.yaxis)
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend()
@@ -77,9 +117,12 @@ def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
     return path
 
 
-def graph_nodes(root):
-    """The computation graph behind `root` as (nodes, edges): nodes maps id -> label, edges are
-    (from_id, to_id). Tensors are boxes labelled with their shape; ops are named by Function."""
+def graph_nodes(root, names=None):
+    """The computation graph behind `root` as (nodes, edges): nodes maps id -> (label, kind),
+    edges are (from_id, to_id) in the order each op lists its inputs. Ops are named by their
+    Function; tensors by `names` (a dict from tensor to name, since tensors carry none) and
+    their shape. kind is "op", "leaf" (made by no op: an input or a weight) or "tensor"."""
+    names = names or {}
     nodes, edges, stack, seen = {}, [], [root], set()
     while stack:
         t = stack.pop()
@@ -87,7 +130,8 @@ def graph_nodes(root):
             continue
         seen.add(id(t))
         kind = "leaf" if t.creator is None else "tensor"
-        nodes[id(t)] = (f"{kind} {t.shape}", kind)
+        shape = str(t.shape) if t.shape else "scalar"
+        nodes[id(t)] = (f"{names.get(t, 'leaf' if kind == 'leaf' else '')} {shape}".strip(), kind)
         if t.creator is not None and t.creator.inputs is not None:
             op = t.creator
             nodes[id(op)] = (type(op).__name__, "op")
@@ -98,53 +142,74 @@ def graph_nodes(root):
     return nodes, edges
 
 
-def to_dot(root):
+_FILL = {"op": "#fde3c8", "leaf": "#dde8f6", "tensor": "white"}
+
+
+def to_dot(root, names=None, title=None):
     """The graph behind `root` in Graphviz's DOT language (render with `dot -Tpng`)."""
-    nodes, edges = graph_nodes(root)
-    shapes = {"op": "ellipse", "leaf": "box", "tensor": "box"}
+    nodes, edges = graph_nodes(root, names)
     lines = ["digraph G {", "  rankdir=LR;"]
+    if title:
+        lines.append(f'  labelloc=t; label="{title}  (blue: leaves, orange: operations)";')
     for nid, (label, kind) in nodes.items():
-        style = ', style=filled, fillcolor="#dde8f6"' if kind == "leaf" else ""
-        lines.append(f'  n{nid} [label="{label}", shape={shapes[kind]}{style}];')
+        shape = "ellipse" if kind == "op" else "box"
+        lines.append(f'  n{nid} [label="{label}", shape={shape}, style=filled, fillcolor="{_FILL[kind]}"];')
     lines += [f"  n{a} -> n{b};" for a, b in edges]
     return "\n".join(lines + ["}"])
 
 
-def draw_graph(root, path, title="Computation graph"):
-    """Save a picture of the graph behind `root`: with Graphviz's `dot` when it is installed,
-    otherwise a matplotlib drawing with the inputs on the left and the result on the right."""
+def draw_graph(root, path, title="Computation graph", names=None):
+    """Save a picture of the graph behind `root`, inputs on the left and the result on the
+    right, tensors named by `names` (a dict from tensor to name): drawn by Graphviz's `dot`
+    when it is installed, otherwise by matplotlib (see `graph_layout`)."""
     if shutil.which("dot"):
-        subprocess.run(["dot", "-Tpng", "-o", str(path)], input=to_dot(root), text=True, check=True)
+        subprocess.run(["dot", "-Tpng", "-Gdpi=110", "-o", str(path)], input=to_dot(root, names, title),
+                       text=True, check=True)
         return path
-    nodes, edges = graph_nodes(root)
-    depth = _depths(nodes, edges)
-    columns = {}
-    for nid in nodes:
-        columns.setdefault(depth[nid], []).append(nid)
-    position = {nid: (depth[nid], -row) for col in columns.values() for row, nid in enumerate(col)}
+    nodes, edges = graph_nodes(root, names)
+    position = graph_layout(nodes, edges)
+    columns = max(x for x, _ in position.values()) + 1
+    rows = max(-y for _, y in position.values()) + 1
     plt = _plt()
-    width = max(6, 1.6 * len(columns))
-    height = max(3, 0.9 * max(len(c) for c in columns.values()))
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * columns), 1.2 + 0.8 * rows))
     for a, b in edges:
         (xa, ya), (xb, yb) = position[a], position[b]
-        bend = 0.0 if xb - xa == 1 else -0.25          # long edges arc, so they do not hide others
+        bend = -0.3 / (xb - xa) if xb - xa > 1 else 0.0    # a long edge arcs a little over the boxes
         ax.annotate("", xy=(xb, yb), xytext=(xa, ya),
-                    arrowprops=dict(arrowstyle="-|>", color="0.45", shrinkA=28, shrinkB=28,
+                    arrowprops=dict(arrowstyle="-|>", color="0.45", shrinkA=24, shrinkB=24,
                                     connectionstyle=f"arc3,rad={bend}"))
-    colours = {"op": "#fde3c8", "leaf": "#dde8f6", "tensor": "white"}
     for nid, (label, kind) in nodes.items():
-        x, y = position[nid]
-        ax.text(x, y, label, ha="center", va="center", fontsize=8,
-                bbox=dict(boxstyle="round" if kind == "op" else "square", fc=colours[kind], ec="0.4"))
-    ax.set_xlim(-0.7, max(columns) + 0.7)
-    ax.set_ylim(-max(len(c) for c in columns.values()) + 0.4, 1.4)   # room for arcs above
+        ax.text(*position[nid], label, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round" if kind == "op" else "square", fc=_FILL[kind], ec="0.4"))
+    ax.set_xlim(-0.7, columns - 0.3)
+    ax.set_ylim(-rows + 0.5, 0.6)
     ax.axis("off")
     ax.set_title(title + "  (blue: leaves, orange: operations)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def graph_layout(nodes, edges):
+    """(column, -row) of every node, for drawing without Graphviz. Ops and the tensors they make
+    go in the column of their longest distance from an input, so every arrow points right; a
+    leaf goes just left of the first op that reads it, below the chain, so its arrow is short
+    and crosses no box. Leaves of one column keep the order in which ops list them."""
+    depth = _depths(nodes, edges)
+    readers = {}
+    for a, b in edges:
+        readers.setdefault(a, []).append(b)
+    for nid, (_, kind) in nodes.items():
+        if kind == "leaf" and nid in readers:
+            depth[nid] = min(depth[op] for op in readers[nid]) - 1
+    first_edge = {}
+    for i, (a, _) in enumerate(edges):
+        first_edge.setdefault(a, i)
+    columns = {}
+    for nid in sorted(nodes, key=lambda n: (nodes[n][1] == "leaf", first_edge.get(n, -1))):
+        columns.setdefault(depth[nid], []).append(nid)
+    return {nid: (col, -row) for col, ids in columns.items() for row, nid in enumerate(ids)}
 
 
 def _depths(nodes, edges):
