@@ -78,7 +78,8 @@ def readable_log_axis(axis):
     "3x10^0", wherever the number is short; far from 1 the labels stay powers of ten."""
     plain = _plain_log_formatter()
     axis.set_major_formatter(plain())
-    axis.set_minor_formatter(plain(labelOnlyBase=False))
+    # every minor tick labelled when the axis spans under a decade (a loss curve), some up to two
+    axis.set_minor_formatter(plain(labelOnlyBase=False, minor_thresholds=(2, 1)))
 
 
 @functools.cache
