@@ -80,13 +80,17 @@ for name, leaf in (("W", W_t), ("b", b_t), ("x", x_t)):
 # ## The graph the engine recorded
 #
 # Every operation on a tensor that requires grad adds a node: the picture shows the leaves
-# (inputs and weights, blue), the operations (orange) and the intermediate tensors, from the
-# inputs on the left to the loss on the right. `backward()` walks it from right to left.
+# (inputs and weights, blue), the operations (orange) and the intermediate tensors with their
+# shapes, from the inputs on the left to the loss on the right. `backward()` walks it from
+# right to left. Tensors carry no names, so we hand the drawing a dict from tensor to name.
+# (With Graphviz installed, `apt-get install graphviz`, Graphviz lays the picture out.)
 
 # %%
-layer_loss = ((x_t @ W_t + b_t).relu() * tinyattn.tensor(u_np)).sum()
+u_t = tinyattn.tensor(u_np)
+layer_loss = ((x_t @ W_t + b_t).relu() * u_t).sum()
+names = {x_t: "x", W_t: "W", b_t: "b", u_t: "u", layer_loss: "L"}
 print("graph picture written to", viz.draw_graph(layer_loss, f"{args.out}/graph.png",
-                                                  "The graph of sum(relu(x @ W + b) * u)"))
+                                                  "The graph of L = sum(relu(x @ W + b) * u)", names))
 
 # %% [markdown]
 # ## Checking a gradient with finite differences
@@ -175,16 +179,19 @@ def plot(out_dir):
 
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(11, 4.5))
     ax_loss.plot(losses)
-    ax_loss.set(title="Training loss", xlabel="step", ylabel="cross-entropy", yscale="log")
+    ax_loss.set(title="Two spirals: training loss", xlabel="step", ylabel="cross-entropy", yscale="log")
+    viz.readable_log_axis(ax_loss.yaxis)
 
     grid = np.linspace(-1.3, 1.3, 200, dtype=np.float32)
     gx, gy = np.meshgrid(grid, grid)
     with tinyattn.no_grad():
         scores = model(tinyattn.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1)))
         prob = F.softmax(scores).numpy()[:, 1].reshape(gx.shape)
-    ax_map.contourf(gx, gy, prob, levels=20, cmap="coolwarm", alpha=0.6)
+    shading = ax_map.contourf(gx, gy, prob, levels=20, cmap="coolwarm", alpha=0.6, vmin=0, vmax=1)
     ax_map.scatter(points[:, 0], points[:, 1], c=labels, cmap="coolwarm", s=6, edgecolors="none")
-    ax_map.set(title=f"Decision map (accuracy {accuracy:.1%})", xlabel="x1", ylabel="x2", aspect="equal")
+    ax_map.set(title=f"Two spirals: what the network predicts (accuracy {accuracy:.1%})",
+               xlabel="x1", ylabel="x2", aspect="equal")
+    fig.colorbar(shading, ax=ax_map, label="predicted probability of the red class", ticks=[0, 0.5, 1])
     fig.tight_layout()
     path = os.path.join(out_dir, "spirals.png")
     fig.savefig(path, dpi=110)
