@@ -148,10 +148,9 @@ check("attention by hand == F.scaled_dot_product_attention",
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
 viz.heatmap(axes[0], scaled, "Scores q.k / sqrt(d_k)", "key", "query", tokens, tokens, cmap="RdBu_r",
-            vmin=-3.5, vmax=3.5)
+            vmin=-3.5, vmax=3.5, colorbar_label="scaled score")
 annotate(axes[0], scaled.numpy())
-viz.heatmap(axes[1], weights, "Weights: softmax over each row", "key", "query", tokens, tokens,
-            cmap="Blues", vmin=0, vmax=1)
+viz.attention_map(axes[1], weights, "Weights: softmax over each row", tokens, tokens)
 annotate(axes[1], weights.numpy(), dark_above=0.5)
 fig.suptitle("Attention on four tokens: the best-matching key gets most of the weight")
 fig.tight_layout()
@@ -223,6 +222,7 @@ ax.plot(widths, stats["variance"], "o-", color="C3", label="var(q . k): unscaled
 ax.plot(widths, stats["scaled variance"], "s-", color="C0", label="var(q . k / sqrt(d_k)): scaled")
 ax.plot(widths, widths, "k--", linewidth=1, label="d_k (theory, unscaled)")
 ax.set_yscale("log")
+viz.readable_log_axis(ax.yaxis)
 log_widths_axis(ax, widths)
 ax.set(title="Dot products of random vectors: variance grows like d_k",
        xlabel="d_k (width of queries and keys)", ylabel="variance of the score")
@@ -287,6 +287,7 @@ show("padding_mask(tokens, pad_id=0)", padding)
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(13, 6.5))
 positions = [str(t) for t in range(T)]
+row_tokens = [["pad" if t == 0 else str(t) for t in row] for row in batch_tokens.numpy().tolist()]
 binary = matplotlib.colors.ListedColormap(["#eeeeee", "#2a6fb0"])
 viz.heatmap(axes[0, 0], causal.float(), "causal_mask(6)", "key position", "query position",
             positions, positions, cmap=binary, colorbar=False, vmin=0, vmax=1)
@@ -296,10 +297,10 @@ axes[1, 0].text(0.0, 0.6, "blue = True: may attend\ngrey = False: hidden\n\ntop:
 for b in range(B):
     length = int((batch_tokens[b] != 0).float().sum().item())
     viz.heatmap(axes[0, b + 1], padding_picture[b].float(), f"padding, row {b} (length {length})",
-                "key position", "query position", positions, positions, cmap=binary, colorbar=False,
+                "key (token)", "query (token)", row_tokens[b], row_tokens[b], cmap=binary, colorbar=False,
                 vmin=0, vmax=1)
     viz.heatmap(axes[1, b + 1], both[b, 0].float(), f"causal AND padding, row {b}",
-                "key position", "query position", positions, positions, cmap=binary, colorbar=False,
+                "key (token)", "query (token)", row_tokens[b], row_tokens[b], cmap=binary, colorbar=False,
                 vmin=0, vmax=1)
 fig.suptitle("Attention masks as pictures (True = may attend)")
 fig.tight_layout()
@@ -330,8 +331,7 @@ check("masked rows still sum to 1", np.abs(row_sums - 1).max(), 1e-5)
 
 fig, axes = plt.subplots(2, 2, figsize=(10, 8.5))
 for ax, (name, w) in zip(axes.flat, masked.items()):
-    viz.heatmap(ax, w[1], name, "key position", "query position", positions, positions,
-                cmap="Blues", vmin=0, vmax=1)
+    viz.attention_map(ax, w[1], name, row_tokens[1], row_tokens[1])
     annotate(ax, w[1].numpy(), fmt="{:.2f}", dark_above=0.5)
 fig.suptitle("Weights of batch row 1 (4 tokens + 2 pads): hidden keys get exactly 0")
 fig.tight_layout()
@@ -401,9 +401,8 @@ check("per-head weights == module weights",
 fig, axes = plt.subplots(1, H, figsize=(3.4 * H + 1, 3.8), layout="constrained")
 steps = [str(t) for t in range(T)]
 for h, ax in enumerate(axes):
-    image = viz.heatmap(ax, module_weights[0, h], f"head {h}", "key position",
-                        "query position" if h == 0 else "", steps, steps, cmap="Blues", colorbar=False,
-                        vmin=0, vmax=1)
+    image = viz.attention_map(ax, module_weights[0, h], f"head {h}", steps, steps, "key position",
+                              "query position" if h == 0 else "", colorbar=False)   # x is random: no tokens
 fig.suptitle("Causal multi-head attention of batch row 0 (untrained): each head weighs the past differently")
 fig.colorbar(image, ax=axes, fraction=0.02, pad=0.02, label="attention weight")
 save(fig, "multihead_weights.png")
@@ -431,8 +430,9 @@ check("PE similarity depends only on the distance", np.abs(by_distance - by_dist
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
 viz.heatmap(axes[0], pe, "Sinusoidal positional encoding PE", "dimension", "position", cmap="RdBu_r",
-            vmin=-1, vmax=1)
-viz.heatmap(axes[1], similarity, "Similarity PE @ PE^T", "position n", "position m", cmap="viridis")
+            vmin=-1, vmax=1, colorbar_label="PE[position, dimension]")
+viz.heatmap(axes[1], similarity, "Similarity PE @ PE^T", "position n", "position m", cmap="viridis",
+            colorbar_label="dot product PE[m] . PE[n]")
 for m, row, width in zip(starts, by_distance, (8, 5.5, 3, 1)):       # drawn on top of each other
     axes[2].plot(offsets, row, label=f"from position {m}", linewidth=width)
 axes[2].set(title="PE[m] . PE[m + distance]: the same from every m", xlabel="distance (positions)",
@@ -487,9 +487,9 @@ check("RoPE scores constant along every diagonal", diagonal_spread["RoPE"], 1e-4
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
 viz.heatmap(axes[0], rope_scores, "RoPE: score(q at m, k at n)", "key position n",
-            "query position m")
+            "query position m", colorbar_label="score")
 viz.heatmap(axes[1], additive_scores, "Additive PE: (q + PE[m]) . (k + PE[n])", "key position n",
-            "query position m")
+            "query position m", colorbar_label="score")
 fig.suptitle("RoPE's score is constant along each diagonal: it depends only on m - n")
 fig.tight_layout()
 save(fig, "rope.png")
