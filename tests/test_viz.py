@@ -48,6 +48,13 @@ def test_graph_names_the_tensors_it_is_given_and_says_leaf_for_the_others():
     assert 'label="W (3, 4)"' in dot and "The layer" in dot
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graph_is_drawn_by_graphviz_when_it_is_installed(tmp_path):
+    loss, names = small_layer()
+    viz.draw_graph(loss, tmp_path / "graph.png", "The layer", names)
+    assert (tmp_path / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_graph_layout_points_every_arrow_right_and_puts_each_leaf_beside_its_reader():
     loss, names = small_layer()
     nodes, edges = viz.graph_nodes(loss, names)
@@ -92,6 +99,7 @@ def test_attention_maps_share_one_colour_bar_and_label_every_head_with_the_token
     for ax in heads:
         assert tick_texts(ax.xaxis) == list("xyz") and tick_texts(ax.yaxis) == list("abc")
         assert ax.get_xlabel() == "input position"
+    assert [ax.get_ylabel() for ax in heads] == ["output position", ""]      # once per row of maps
     plt.close(fig)
 
 

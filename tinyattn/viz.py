@@ -62,8 +62,9 @@ def attention_maps(weights, path, title="Attention weights", queries=None, keys=
     side = max(3.0, 0.22 * max(len(queries), len(keys)))        # long sequences get room per token
     fig, axes = plt.subplots(rows, cols, figsize=(side * cols + 1, (side - 0.3) * rows + 0.8),
                              squeeze=False, layout="constrained")
-    for ax, h in zip(axes.flat, heads):
-        image = attention_map(ax, weights[h], f"head {h}", queries, keys, xlabel, ylabel, colorbar=False)
+    for i, (ax, h) in enumerate(zip(axes.flat, heads)):
+        row_label = ylabel if i % cols == 0 else ""              # once per row of maps
+        image = attention_map(ax, weights[h], f"head {h}", queries, keys, xlabel, row_label, colorbar=False)
     for ax in list(axes.flat)[len(heads):]:
         ax.axis("off")
     fig.colorbar(image, ax=axes, fraction=0.02, pad=0.02, label="attention weight")
