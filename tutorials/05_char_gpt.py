@@ -260,7 +260,9 @@ fig.tight_layout()
 fig.savefig(os.path.join(args.out, "loss.png"), dpi=110)
 plt.close(fig)
 viz.curves({"learning rate": history["lr"]}, os.path.join(args.out, "lr.png"),
-           f"Learning rate: {warmup} warmup steps, then cosine down to {min_lr:g}", ylabel="learning rate")
+           f"Character-level GPT on {corpus}: learning rate\n"
+           f"({warmup} warmup steps, then cosine down to {min_lr:g})",
+           ylabel="learning rate")
 print("figures and sample written to", args.out)
 print(f"RESULT {corpus}: validation loss {val_loss:.3f} after {steps} steps in {train_time:.0f}s; "
       f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}")

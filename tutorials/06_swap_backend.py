@@ -209,7 +209,8 @@ for backend in backends:
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
 left.plot(ref_losses, label="numpy", linewidth=3, alpha=0.5)
 left.plot(other_losses, "--", label=against, color="black")
-left.set(title="Training loss: same weights, same batches", xlabel="step", ylabel="cross-entropy loss")
+left.set(title="Character GPT on Python stdlib: training loss,\nsame weights, same batches", xlabel="step",
+         ylabel="cross-entropy loss")
 left.legend()
 left.grid(alpha=0.3)
 steps_axis = np.arange(steps)
@@ -221,7 +222,7 @@ right.set_yscale("log")
 right.set_ylim(3e-10, 1e-2)
 right.axhline(np.finfo(np.float32).eps, color="grey", linestyle=":",
               label=f"float32 machine epsilon ({np.finfo(np.float32).eps:.1e})")
-right.set(title=f"Relative difference |numpy - {against}| / numpy", xlabel="step",
+right.set(title=f"The same run: relative difference\n|numpy - {against}| / numpy", xlabel="step",
           ylabel="relative difference of the loss")
 right.legend()
 right.grid(alpha=0.3)
