@@ -307,7 +307,11 @@ ax_diff.plot(np.arange(1, steps + 1), gap32, ".", markersize=4, color="C1", labe
 ax_diff.plot(np.arange(1, steps64 + 1), gap64, "x", markersize=4, color="black",
              label="float64 run, in float64 ulps (each 5e8 times smaller)")
 ax_diff.set_yscale("symlog", linthresh=10)                 # 0, 1, 2 ... ulps linear, then logarithmic
-ax_diff.set_ylim(-0.5, max(20, 2 * gap32.max()))
+top = max(20, 2 * gap32.max())
+ulp_ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000) if t <= top]
+ax_diff.set_ylim(-0.5, top)
+ax_diff.set_yticks(ulp_ticks, labels=[str(t) for t in ulp_ticks])    # whole ulps, each one labelled
+ax_diff.minorticks_off()
 ax_diff.set(xlabel="training step", ylabel="|flash loss - standard loss| in ulps of the loss",
             title="flash vs standard: a few ulps apart in float32 and\n"
                   "in float64, so rounding (which training amplifies)")

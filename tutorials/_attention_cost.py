@@ -26,6 +26,7 @@ import numpy as np
 from matplotlib.ticker import NullLocator
 
 import tinyattn
+from tinyattn import viz
 from tinyattn.attention import scaled_dot_product_attention
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3          # glibc's mallopt parameters (malloc.h)
@@ -150,6 +151,7 @@ def plot_costs(costs, path, title):
         ax.set(xscale="log", yscale="log", xlabel="context length T", ylabel=label)
         ax.set_xticks(lengths, labels=[str(t) for t in lengths])
         ax.xaxis.set_minor_locator(NullLocator())              # T is labelled where measured
+        viz.readable_log_axis(ax.yaxis)                        # 0.4, 1, 2 rather than 4x10^-1
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=9)
     ax_t.set_title("time")
