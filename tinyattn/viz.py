@@ -110,7 +110,7 @@ def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
     if logy:
         ax.set_yscale("log")
         readable_log_axis(ax.yaxis)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")              # minor lines too: a loss spans under a decade
     if len(series) > 1:
         ax.legend()
     fig.tight_layout()
