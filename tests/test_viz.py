@@ -1,4 +1,4 @@
-"""Pictures are written, and the graph view lists every op and tensor of a small expression."""
+"""Pictures are drawn and saved, and the graph view lists every op and tensor of a small expression."""
 import pytest
 
 import tinyattn
@@ -18,10 +18,11 @@ def test_graph_nodes_name_every_op_and_connect_inputs_to_outputs():
     assert "digraph" in viz.to_dot(y)
 
 
-def test_pictures_are_written(tmp_path):
+def test_pictures_are_figures_that_save(tmp_path):
     x = tinyattn.randn(2, 2, requires_grad=True)
-    viz.draw_graph((x * x).sum(), tmp_path / "graph.png")
-    viz.attention_maps(tinyattn.rand(2, 4, 4), tmp_path / "attn.png")
-    viz.curves({"train": [3, 2, 1], "val": [3, 2.5, 2]}, tmp_path / "loss.png", "Loss")
-    for name in ("graph.png", "attn.png", "loss.png"):
+    figures = {"graph.png": viz.draw_graph((x * x).sum()),
+               "attn.png": viz.attention_maps(tinyattn.rand(2, 4, 4)),
+               "loss.png": viz.curves({"train": [3, 2, 1], "val": [3, 2.5, 2]}, "Loss")}
+    for name, fig in figures.items():
+        fig.savefig(tmp_path / name, dpi=110)
         assert (tmp_path / name).stat().st_size > 5_000

@@ -1,6 +1,7 @@
 """Pictures for the tutorials: attention maps, masks, positional encodings, training curves,
 and the computation graph. matplotlib is imported only when a picture is drawn, so the
 library itself never needs it (pip install "tinyattn[tutorials]")."""
+import io
 import shutil
 import subprocess
 
@@ -36,8 +37,8 @@ def heatmap(ax, matrix, title, xlabel, ylabel, xticklabels=None, yticklabels=Non
     return image
 
 
-def attention_maps(weights, path, title="Attention weights", queries=None, keys=None, heads=None):
-    """Save a grid of attention maps, one per head: weights (H, T_q, T_k) or (T_q, T_k)."""
+def attention_maps(weights, title="Attention weights", queries=None, keys=None, heads=None):
+    """A figure of attention maps, one per head: weights (H, T_q, T_k) or (T_q, T_k)."""
     plt = _plt()
     weights = _host(weights)
     if weights.ndim == 2:
@@ -53,13 +54,11 @@ def attention_maps(weights, path, title="Attention weights", queries=None, keys=
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
-    """Save line plots: series maps a label to a list of y values, or to (xs, ys)."""
+def curves(series, title, xlabel="step", ylabel="loss", logy=False):
+    """A figure of line plots: series maps a label to a list of y values, or to (xs, ys)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, values in series.items():
@@ -72,9 +71,7 @@ def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
     if len(series) > 1:
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def graph_nodes(root):
@@ -110,19 +107,23 @@ def to_dot(root):
     return "\n".join(lines + ["}"])
 
 
-def draw_graph(root, path, title="Computation graph"):
-    """Save a picture of the graph behind `root`: with Graphviz's `dot` when it is installed,
+def draw_graph(root, title="Computation graph"):
+    """A figure of the graph behind `root`: Graphviz's drawing when `dot` is installed,
     otherwise a matplotlib drawing with the inputs on the left and the result on the right."""
+    plt = _plt()
     if shutil.which("dot"):
-        subprocess.run(["dot", "-Tpng", "-o", str(path)], input=to_dot(root), text=True, check=True)
-        return path
+        png = subprocess.run(["dot", "-Tpng"], input=to_dot(root).encode(), capture_output=True,
+                             check=True).stdout
+        image = plt.imread(io.BytesIO(png))
+        fig = plt.figure(figsize=(image.shape[1] / 110, image.shape[0] / 110))
+        fig.figimage(image)                  # pixel for pixel when saved at dpi=110
+        return fig
     nodes, edges = graph_nodes(root)
     depth = _depths(nodes, edges)
     columns = {}
     for nid in nodes:
         columns.setdefault(depth[nid], []).append(nid)
     position = {nid: (depth[nid], -row) for col in columns.values() for row, nid in enumerate(col)}
-    plt = _plt()
     width = max(6, 1.6 * len(columns))
     height = max(3, 0.9 * max(len(c) for c in columns.values()))
     fig, ax = plt.subplots(figsize=(width, height))
@@ -142,9 +143,7 @@ def draw_graph(root, path, title="Computation graph"):
     ax.axis("off")
     ax.set_title(title + "  (blue: leaves, orange: operations)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _depths(nodes, edges):

@@ -13,7 +13,7 @@
 import math
 
 import numpy as np
-from _common import Progress, tutorial_args
+from _common import Progress, report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -85,8 +85,7 @@ for name, leaf in (("W", W_t), ("b", b_t), ("x", x_t)):
 
 # %%
 layer_loss = ((x_t @ W_t + b_t).relu() * tinyattn.tensor(u_np)).sum()
-print("graph picture written to", viz.draw_graph(layer_loss, f"{args.out}/graph.png",
-                                                  "The graph of sum(relu(x @ W + b) * u)"))
+show(viz.draw_graph(layer_loss, "The graph of sum(relu(x @ W + b) * u)"), "graph.png")
 
 # %% [markdown]
 # ## Checking a gradient with finite differences
@@ -166,11 +165,7 @@ print(f"training accuracy {accuracy:.1%} after {steps} steps; loss {losses[0]:.3
 # ## Pictures: the loss curve and what the network learned
 
 # %%
-def plot(out_dir):
-    import os
-
-    import matplotlib
-    matplotlib.use("Agg")
+def plot():
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -186,9 +181,11 @@ def plot(out_dir):
     ax_map.scatter(points[:, 0], points[:, 1], c=labels, cmap="coolwarm", s=6, edgecolors="none")
     ax_map.set(title=f"Decision map (accuracy {accuracy:.1%})", xlabel="x1", ylabel="x2", aspect="equal")
     fig.tight_layout()
-    path = os.path.join(out_dir, "spirals.png")
-    fig.savefig(path, dpi=110)
-    print("figure written to", path)
+    show(fig, "spirals.png")
 
 
-plot(args.out)
+plot()
+print("figures written to", args.out)
+report({"spirals": {"accuracy": accuracy, "loss_first": losses[0], "loss_last": losses[-1]}},
+       [f"Two spirals: the network classifies {accuracy:.1%} of the training points right after "
+        f"{steps} steps (loss {losses[0]:.3f} -> {losses[-1]:.3f})."])

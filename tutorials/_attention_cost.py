@@ -137,8 +137,8 @@ def fit(lengths, values):
     return a, b, p
 
 
-def plot_costs(costs, path, title):
-    """Time and peak memory of a step against T, on log-log axes, with T and T^2 guides."""
+def plot_costs(costs, title):
+    """A figure of the time and peak memory of a step against T, on log-log axes, with T and T^2 guides."""
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.6))
     for ax, key, scale, label in ((ax_t, "seconds", 1e3, "ms per forward + backward"),
                                   (ax_m, "bytes", 2**-20, "peak MB during the step (tracemalloc)")):
@@ -156,8 +156,7 @@ def plot_costs(costs, path, title):
     ax_m.set_title("memory")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def _guides(ax, costs, key, scale):
