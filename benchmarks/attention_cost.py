@@ -116,8 +116,8 @@ def main():
         print(f"  {name:<14} a = {a * 1e6:8.2f} ms per 1,000 tokens, b = {b * 1e3:8.1f} ms, p = {p:.2f}")
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "attention_cost.png")
-    plot_costs(costs, path, "Causal self-attention, one forward + backward: batch 1, one head, width 64, "
-                            f"float32, {args.threads} BLAS thread(s)")
+    plot_costs(costs, "Causal self-attention, one forward + backward: batch 1, one head, width 64, "
+                      f"float32, {args.threads} BLAS thread(s)").savefig(path, dpi=110)
     print("plot written to", path)
     return 0 if met else 1
 

@@ -1,63 +1,66 @@
 """Run the tutorials' full modes and check what they reach against the project's targets.
 
-Each tutorial prints `METRIC name value` lines; this script runs them one after another (so they
-do not compete for the cores), collects those lines, and prints a table of target, measured
-value, wall time and verdict, with the machine it ran on.
+Each tutorial writes its results as JSON with `--results PATH` ({task: {name: number}}); this
+script runs them one after another (so they do not compete for the cores), reads those files,
+and prints a table of target, measured value, wall time and verdict, with the machine it ran on.
 
     python benchmarks/tutorial_targets.py                  # everything (about 15-25 min on 2 cores)
     python benchmarks/tutorial_targets.py --only reverse,copy
     python benchmarks/tutorial_targets.py --text ~/tinyshakespeare.txt
 """
 import argparse
+import json
 import os
 import platform
-import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TEXT = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
-# name: (tutorial and arguments, metric, comparison, target, what the target says)
+# name: (tutorial and arguments, (task, result) in its JSON, comparison, target, what the target says)
 TARGETS = {
-    "reverse": (["03_reverse.py", "--task", "reverse"], "reverse_exact_match", ">=", 0.99,
+    "reverse": (["03_reverse.py", "--task", "reverse"], ("reverse", "exact_match"), ">=", 0.99,
                 "reverse, length 10, digits 0-9: >= 99% exact match on 1,000 held-out sequences"),
-    "reverse time": (None, "reverse_train_seconds", "<=", 180.0, "... trained in <= 3 minutes"),
-    "copy": (["03_reverse.py", "--task", "copy"], "copy_exact_match", ">=", 1.0,
+    "reverse time": (None, ("reverse", "train_seconds"), "<=", 180.0, "... trained in <= 3 minutes"),
+    "copy": (["03_reverse.py", "--task", "copy"], ("copy", "exact_match"), ">=", 1.0,
              "copy, length 10: 100% exact match on 1,000 held-out sequences"),
-    "sort": (["04_gpt_algorithms.py", "--task", "sort"], "sort_exact_match", ">=", 0.99,
+    "sort": (["04_gpt_algorithms.py", "--task", "sort"], ("sort", "exact_match"), ">=", 0.99,
              "GPT sorting: >= 99% exact match on held-out sequences"),
-    "addition": (["04_gpt_algorithms.py", "--task", "addition"], "addition_exact_match", ">=", 0.99,
+    "addition": (["04_gpt_algorithms.py", "--task", "addition"], ("addition", "exact_match"), ">=", 0.99,
                  "GPT 2-digit addition: >= 99% on all held-out pairs"),
-    "char GPT": (["05_char_gpt.py", "--text", "{text}"], "val_loss", "<=", 1.90,
+    "char GPT": (["05_char_gpt.py", "--text", "{text}"], ("char_gpt", "val_loss"), "<=", 1.90,
                  "char GPT, nanoGPT CPU recipe, tiny Shakespeare: validation loss <= 1.90"),
 }
 
 
 def run(script_args, text):
-    """Run one tutorial's full mode; return its METRIC values and the wall time."""
-    command = [sys.executable, str(ROOT / "tutorials" / script_args[0])]
-    command += [a.format(text=text) for a in script_args[1:]] + ["--out", "out/targets"]
-    print("$", " ".join(command[1:]), flush=True)
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        print(done.stdout[-2000:], done.stderr[-3000:])
-        return {}, seconds
-    metrics = dict(re.findall(r"^METRIC (\S+) (\S+)$", done.stdout, re.MULTILINE))
-    return {k: float(v) for k, v in metrics.items()}, seconds
+    """Run one tutorial's full mode; return its results ({task: {name: number}}) and the wall time."""
+    with tempfile.TemporaryDirectory() as scratch:
+        results = Path(scratch) / "results.json"
+        command = [sys.executable, str(ROOT / "tutorials" / script_args[0])]
+        command += [a.format(text=text) for a in script_args[1:]]
+        command += ["--out", str(ROOT / "out" / "targets"), "--results", str(results)]
+        print("$", " ".join(command[1:]), flush=True)
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            print(done.stdout[-2000:], done.stderr[-3000:])
+            return {}, seconds
+        return json.loads(results.read_text()), seconds
 
 
 def _shown(metric, value):
-    """A metric as a reader wants it: accuracies in percent, times in seconds, losses as numbers."""
+    """A result as a reader wants it: accuracies in percent, times in seconds, losses as numbers."""
     if value is None:
         return "failed to run"
-    if metric.endswith("_exact_match"):
+    if metric == "exact_match":
         return f"{value:.1%}"
-    if metric.endswith("_seconds"):
+    if metric.endswith("seconds"):
         return f"{value:.0f} s"
     return f"{value:.4g}"
 
@@ -78,11 +81,11 @@ def main():
 
     results, cache = [], {}
     for name in wanted:
-        script_args, metric, op, target, meaning = TARGETS[name]
+        script_args, (task, metric), op, target, meaning = TARGETS[name]
         if script_args is not None:
             cache[name] = run(script_args, args.text)
-        metrics, seconds = cache.get(name, cache.get(name.split()[0], ({}, 0.0)))
-        value = metrics.get(metric)
+        results_of_run, seconds = cache.get(name, cache.get(name.split()[0], ({}, 0.0)))
+        value = results_of_run.get(task, {}).get(metric)
         ok = value is not None and (value >= target if op == ">=" else value <= target)
         results.append((meaning, _shown(metric, value), seconds if script_args else None, ok))
 

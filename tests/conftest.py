@@ -4,6 +4,8 @@
 GPU), and on cupy where CuPy and a CUDA device exist; elsewhere the cupy case is skipped with
 the reason CuPy gave. `torch` is the PyTorch module, or the test is skipped without it.
 """
+from collections import Counter
+
 import numpy as np
 import pytest
 from function_coverage import recording_gradcheck, unchecked
@@ -55,3 +57,17 @@ def pytest_sessionfinish(session, exitstatus):
         session.config.get_terminal_writer().line(
             f"no gradcheck covered these Functions: {', '.join(unchecked())}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Skips as one line, counted by reason: "255 skipped: 253 backend 'cupy': CuPy is not
+    installed (...), 2 ..." (pyproject's -r option leaves them out of the short summary)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped:
+        reasons = Counter(_first_sentence(report.longrepr[2].removeprefix("Skipped: ")) for report in skipped)
+        terminalreporter.write_line(f"{len(skipped)} skipped: "
+                                    + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common()))
+
+
+def _first_sentence(reason):
+    return reason.split(". ")[0].rstrip(".")

@@ -1,5 +1,5 @@
-"""Pictures are written and say what they show: attention maps carry the tokens and a colour
-bar, log axes read as plain numbers, and the graph view names the tensors it is given."""
+"""Pictures are figures that save, and say what they show: attention maps carry the tokens
+and a colour bar, log axes read as plain numbers, and the graph view names the tensors it is given."""
 import shutil
 
 import numpy as np
@@ -51,7 +51,10 @@ def test_graph_names_the_tensors_it_is_given_and_says_leaf_for_the_others():
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 def test_graph_is_drawn_by_graphviz_when_it_is_installed(tmp_path):
     loss, names = small_layer()
-    viz.draw_graph(loss, tmp_path / "graph.png", "The layer", names)
+    fig = viz.draw_graph(loss, "The layer", names)
+    assert len(fig.images) == 1                                         # dot's picture, as it drew it
+    fig.savefig(tmp_path / "graph.png", dpi=110)
+    plt.close(fig)
     assert (tmp_path / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -66,13 +69,16 @@ def test_graph_layout_points_every_arrow_right_and_puts_each_leaf_beside_its_rea
     assert len(set(position.values())) == len(position)               # no two nodes on one spot
 
 
-def test_pictures_are_written(tmp_path, monkeypatch):
+def test_pictures_are_figures_that_save(tmp_path, monkeypatch):
     loss, names = small_layer()
     monkeypatch.setattr(shutil, "which", lambda name: None)          # the matplotlib drawing
-    viz.draw_graph(loss, tmp_path / "graph.png", names=names)
-    viz.attention_maps(tinyattn.rand(2, 4, 4), tmp_path / "attn.png")
-    viz.curves({"train": [3, 2, 1], "val": [3, 2.5, 2]}, tmp_path / "loss.png", "Loss", logy=True)
-    for name in ("graph.png", "attn.png", "loss.png"):
+    figures = {"graph.png": viz.draw_graph(loss, names=names),
+               "attn.png": viz.attention_maps(tinyattn.rand(2, 4, 4)),
+               "loss.png": viz.curves({"train": [3, 2, 1], "val": [3, 2.5, 2]}, "Loss", logy=True)}
+    for name, fig in figures.items():
+        assert plt.fignum_exists(fig.number)                            # open: the caller shows it
+        fig.savefig(tmp_path / name, dpi=110)
+        plt.close(fig)
         assert (tmp_path / name).stat().st_size > 5_000
 
 
@@ -87,12 +93,9 @@ def test_attention_map_has_the_tokens_on_its_axes_and_a_labelled_colour_bar():
     plt.close(fig)
 
 
-def test_attention_maps_share_one_colour_bar_and_label_every_head_with_the_tokens(tmp_path, monkeypatch):
-    closed = []
-    monkeypatch.setattr(plt, "close", closed.append)                   # keep the figure to look at
-    viz.attention_maps(np.full((2, 3, 3), 1 / 3), tmp_path / "attn.png", "reverse", queries=list("abc"),
-                       keys=list("xyz"), xlabel="input position", ylabel="output position")
-    fig = closed[0]
+def test_attention_maps_share_one_colour_bar_and_label_every_head_with_the_tokens():
+    fig = viz.attention_maps(np.full((2, 3, 3), 1 / 3), "reverse", queries=list("abc"),
+                             keys=list("xyz"), xlabel="input position", ylabel="output position")
     heads = [ax for ax in fig.axes if ax.get_title().startswith("head")]
     assert len(heads) == 2 and len(fig.axes) == 3
     assert [ax.get_ylabel() for ax in fig.axes if ax not in heads] == ["attention weight"]
@@ -103,13 +106,11 @@ def test_attention_maps_share_one_colour_bar_and_label_every_head_with_the_token
     plt.close(fig)
 
 
-def test_attention_maps_number_the_positions_when_no_tokens_are_given(tmp_path, monkeypatch):
-    closed = []
-    monkeypatch.setattr(plt, "close", closed.append)
-    viz.attention_maps(np.full((3, 2), 0.5), tmp_path / "attn.png")
-    ax = closed[0].axes[0]
+def test_attention_maps_number_the_positions_when_no_tokens_are_given():
+    fig = viz.attention_maps(np.full((3, 2), 0.5))
+    ax = fig.axes[0]
     assert tick_texts(ax.xaxis) == ["0", "1"] and tick_texts(ax.yaxis) == ["0", "1", "2"]
-    plt.close(closed[0])
+    plt.close(fig)
 
 
 def log_tick_labels(low, high):
@@ -134,11 +135,8 @@ def test_log_axis_over_decades_reads_plain_numbers_near_one_and_powers_of_ten_fa
     assert any("10^{-8}" in label for label in log_tick_labels(1e-9, 1e-2))
 
 
-def test_curves_on_a_log_axis_read_plain_numbers(tmp_path, monkeypatch):
-    closed = []
-    monkeypatch.setattr(plt, "close", closed.append)
-    viz.curves({"loss": [3.5, 2.5, 2.0]}, tmp_path / "loss.png", "copy: loss", logy=True)
-    fig = closed[0]
+def test_curves_on_a_log_axis_read_plain_numbers():
+    fig = viz.curves({"loss": [3.5, 2.5, 2.0]}, "copy: loss", logy=True)
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].yaxis.get_ticklabels(which="both") if t.get_text()]
     assert "3" in labels and not any("times" in label for label in labels)

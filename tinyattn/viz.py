@@ -2,6 +2,7 @@
 and the computation graph. matplotlib is imported only when a picture is drawn, so the
 library itself never needs it (pip install "tinyattn[tutorials]")."""
 import functools
+import io
 import shutil
 import subprocess
 
@@ -45,9 +46,9 @@ def attention_map(ax, weights, title, queries, keys, xlabel="key", ylabel="query
                    colorbar=colorbar, colorbar_label="attention weight")
 
 
-def attention_maps(weights, path, title="Attention weights", queries=None, keys=None, heads=None,
+def attention_maps(weights, title="Attention weights", queries=None, keys=None, heads=None,
                    xlabel="key", ylabel="query"):
-    """Save a grid of attention maps, one per head: weights (H, T_q, T_k) or (T_q, T_k).
+    """A figure of attention maps, one per head: weights (H, T_q, T_k) or (T_q, T_k).
     `queries` and `keys` are the tokens (strings) to write on the axes, positions if None; one
     colour bar, "attention weight", serves every head (they share the scale 0..1)."""
     plt = _plt()
@@ -69,9 +70,7 @@ def attention_maps(weights, path, title="Attention weights", queries=None, keys=
         ax.axis("off")
     fig.colorbar(image, ax=axes, fraction=0.02, pad=0.02, label="attention weight")
     fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def readable_log_axis(axis):
@@ -99,8 +98,8 @@ def _plain_log_formatter():
     return PlainLogFormatter
 
 
-def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
-    """Save line plots: series maps a label to a list of y values, or to (xs, ys)."""
+def curves(series, title, xlabel="step", ylabel="loss", logy=False):
+    """A figure of line plots: series maps a label to a list of y values, or to (xs, ys)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, values in series.items():
@@ -114,9 +113,7 @@ def curves(series, path, title, xlabel="step", ylabel="loss", logy=False):
     if len(series) > 1:
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def graph_nodes(root, names=None):
@@ -160,19 +157,22 @@ def to_dot(root, names=None, title=None):
     return "\n".join(lines + ["}"])
 
 
-def draw_graph(root, path, title="Computation graph", names=None):
-    """Save a picture of the graph behind `root`, inputs on the left and the result on the
-    right, tensors named by `names` (a dict from tensor to name): drawn by Graphviz's `dot`
-    when it is installed, otherwise by matplotlib (see `graph_layout`)."""
+def draw_graph(root, title="Computation graph", names=None):
+    """A figure of the graph behind `root`, inputs on the left and the result on the right,
+    tensors named by `names` (a dict from tensor to name): Graphviz's drawing when `dot` is
+    installed, otherwise a matplotlib drawing (see `graph_layout`)."""
+    plt = _plt()
     if shutil.which("dot"):
-        subprocess.run(["dot", "-Tpng", "-Gdpi=110", "-o", str(path)], input=to_dot(root, names, title),
-                       text=True, check=True)
-        return path
+        png = subprocess.run(["dot", "-Tpng", "-Gdpi=110"], input=to_dot(root, names, title).encode(),
+                             capture_output=True, check=True).stdout
+        image = plt.imread(io.BytesIO(png))
+        fig = plt.figure(figsize=(image.shape[1] / 110, image.shape[0] / 110))
+        fig.figimage(image)                  # pixel for pixel when saved at dpi=110
+        return fig
     nodes, edges = graph_nodes(root, names)
     position = graph_layout(nodes, edges)
     columns = max(x for x, _ in position.values()) + 1
     rows = max(-y for _, y in position.values()) + 1
-    plt = _plt()
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * columns), 1.2 + 0.8 * rows))
     for a, b in edges:
         (xa, ya), (xb, yb) = position[a], position[b]
@@ -188,9 +188,7 @@ def draw_graph(root, path, title="Computation graph", names=None):
     ax.axis("off")
     ax.set_title(title + "  (blue: leaves, orange: operations)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def graph_layout(nodes, edges):

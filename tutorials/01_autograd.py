@@ -13,7 +13,7 @@
 import math
 
 import numpy as np
-from _common import Progress, tutorial_args
+from _common import Progress, report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -89,8 +89,7 @@ for name, leaf in (("W", W_t), ("b", b_t), ("x", x_t)):
 u_t = tinyattn.tensor(u_np)
 layer_loss = ((x_t @ W_t + b_t).relu() * u_t).sum()
 names = {x_t: "x", W_t: "W", b_t: "b", u_t: "u", layer_loss: "L"}
-print("graph picture written to", viz.draw_graph(layer_loss, f"{args.out}/graph.png",
-                                                  "The graph of L = sum(relu(x @ W + b) * u)", names))
+show(viz.draw_graph(layer_loss, "The graph of L = sum(relu(x @ W + b) * u)", names), "graph.png")
 
 # %% [markdown]
 # ## Checking a gradient with finite differences
@@ -170,11 +169,7 @@ print(f"training accuracy {accuracy:.1%} after {steps} steps; loss {losses[0]:.3
 # ## Pictures: the loss curve and what the network learned
 
 # %%
-def plot(out_dir):
-    import os
-
-    import matplotlib
-    matplotlib.use("Agg")
+def plot():
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -193,9 +188,11 @@ def plot(out_dir):
                xlabel="x1", ylabel="x2", aspect="equal")
     fig.colorbar(shading, ax=ax_map, label="predicted probability of the red class", ticks=[0, 0.5, 1])
     fig.tight_layout()
-    path = os.path.join(out_dir, "spirals.png")
-    fig.savefig(path, dpi=110)
-    print("figure written to", path)
+    show(fig, "spirals.png")
 
 
-plot(args.out)
+plot()
+print("figures written to", args.out)
+report({"spirals": {"accuracy": accuracy, "loss_first": losses[0], "loss_last": losses[-1]}},
+       [f"Two spirals: the network classifies {accuracy:.1%} of the training points right after "
+        f"{steps} steps (loss {losses[0]:.3f} -> {losses[-1]:.3f})."])

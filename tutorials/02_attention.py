@@ -18,26 +18,22 @@
 
 # %%
 import math
-import os
 
 import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
-from _common import tutorial_args
+from _common import report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
 from tinyattn import nn, viz
 
-if "inline" not in matplotlib.get_backend():
-    matplotlib.use("Agg")                      # a script writes files; no screen is needed
-import matplotlib.pyplot as plt  # noqa: E402
-
 args = tutorial_args("Attention step by step", default_out="out/02_attention")
 np.set_printoptions(precision=3, suppress=True)
-checks = []                                    # (name, passed) for the final RESULT line
+checks = []                                    # the names of the checks passed, for the results
 
 
-def show(name, t):
+def show_tensor(name, t):
     """Print a tensor's shape and values (copied to the host, rounded)."""
     print(f"{name} {t.shape}:\n{t.numpy()}\n")
 
@@ -47,14 +43,6 @@ def check(name, difference, tolerance):
     print(f"check: {name}: max difference {difference:.1e} (tolerance {tolerance:.0e})")
     checks.append(name)
     assert difference < tolerance, f"{name}: difference {difference} >= {tolerance}"
-
-
-def save(fig, name):
-    """Write a figure into --out and close it."""
-    path = os.path.join(args.out, name)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print("figure written to", path)
 
 
 def annotate(ax, matrix, fmt="{:.2f}", dark_above=None):
@@ -103,14 +91,14 @@ d_k = Q.shape[-1]
 
 # %%
 scores = Q @ K.T                               # (4, 3) @ (3, 4) -> (4, 4)
-show("scores = Q @ K^T", scores)
+show_tensor("scores = Q @ K^T", scores)
 
 # %% [markdown]
 # **Step 2, scale.** Divide by sqrt(d_k). (Section 2 shows why.)
 
 # %%
 scaled = scores / math.sqrt(d_k)               # (4, 4)
-show(f"scaled = scores / sqrt({d_k})", scaled)
+show_tensor(f"scaled = scores / sqrt({d_k})", scaled)
 
 # %% [markdown]
 # **Step 3, softmax over the keys.** Each row becomes positive weights that sum to 1:
@@ -120,7 +108,7 @@ show(f"scaled = scores / sqrt({d_k})", scaled)
 # %%
 shifted = scaled - scaled.max(axis=-1, keepdims=True)
 weights = shifted.exp() / shifted.exp().sum(axis=-1, keepdims=True)      # (4, 4)
-show("weights = softmax(scaled)", weights)
+show_tensor("weights = softmax(scaled)", weights)
 print("each row sums to", weights.sum(axis=-1).numpy())
 check("softmax by hand == F.softmax", np.abs((weights - F.softmax(scaled, axis=-1)).numpy()).max(), 1e-6)
 
@@ -131,7 +119,7 @@ check("softmax by hand == F.softmax", np.abs((weights - F.softmax(scaled, axis=-
 
 # %%
 output = weights @ V                           # (4, 4) @ (4, 2) -> (4, 2)
-show("output = weights @ V", output)
+show_tensor("output = weights @ V", output)
 for token, row, out in zip(tokens, weights.numpy(), output.numpy()):
     strongest = ", ".join(f"{key} {w:.2f}" for key, w in zip(tokens, row) if w > 0.2)
     print(f"{token} attends to {strongest} -> output {out}")
@@ -154,7 +142,7 @@ viz.attention_map(axes[1], weights, "Weights: softmax over each row", tokens, to
 annotate(axes[1], weights.numpy(), dark_above=0.5)
 fig.suptitle("Attention on four tokens: the best-matching key gets most of the weight")
 fig.tight_layout()
-save(fig, "tiny_example.png")
+show(fig, "tiny_example.png")
 
 # %% [markdown]
 # ## 2. Why divide by sqrt(d_k)?
@@ -229,7 +217,7 @@ ax.set(title="Dot products of random vectors: variance grows like d_k",
 ax.grid(alpha=0.3)
 ax.legend()
 fig.tight_layout()
-save(fig, "scale_variance.png")
+show(fig, "scale_variance.png")
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(11, 8))
@@ -255,7 +243,7 @@ for ax in (axes[0, 1], axes[1, 0], axes[1, 1]):
     ax.legend(fontsize=8)
 fig.suptitle("Without the 1/sqrt(d_k) scale the softmax saturates and its gradient vanishes")
 fig.tight_layout()
-save(fig, "scale_saturation.png")
+show(fig, "scale_saturation.png")
 
 # %% [markdown]
 # ## 3. Masks: who may look at whom
@@ -281,8 +269,8 @@ causal = tinyattn.causal_mask(T)                              # (T, T)
 padding = tinyattn.padding_mask(batch_tokens, pad_id=0)       # (B, 1, 1, T)
 both = tinyattn.where(padding, causal, False)                 # (B, 1, T, T): logical AND
 padding_picture = padding[:, 0].broadcast_to(B, T, T)         # (B, T_q, T_k), the same row T_q times
-show("causal_mask(6)", causal)
-show("padding_mask(tokens, pad_id=0)", padding)
+show_tensor("causal_mask(6)", causal)
+show_tensor("padding_mask(tokens, pad_id=0)", padding)
 
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(13, 6.5))
@@ -304,7 +292,7 @@ for b in range(B):
                 vmin=0, vmax=1)
 fig.suptitle("Attention masks as pictures (True = may attend)")
 fig.tight_layout()
-save(fig, "masks.png")
+show(fig, "masks.png")
 
 # %% [markdown]
 # What a mask does to the weights: the same random queries and keys, attended without a mask,
@@ -335,7 +323,7 @@ for ax, (name, w) in zip(axes.flat, masked.items()):
     annotate(ax, w[1].numpy(), fmt="{:.2f}", dark_above=0.5)
 fig.suptitle("Weights of batch row 1 (4 tokens + 2 pads): hidden keys get exactly 0")
 fig.tight_layout()
-save(fig, "masked_weights.png")
+show(fig, "masked_weights.png")
 
 # %% [markdown]
 # ## 4. Multi-head attention is reshapes around one attention
@@ -405,7 +393,7 @@ for h, ax in enumerate(axes):
                               "query position" if h == 0 else "", colorbar=False)   # x is random: no tokens
 fig.suptitle("Causal multi-head attention of batch row 0 (untrained): each head weighs the past differently")
 fig.colorbar(image, ax=axes, fraction=0.02, pad=0.02, label="attention weight")
-save(fig, "multihead_weights.png")
+show(fig, "multihead_weights.png")
 
 # %% [markdown]
 # ## 5. Where am I? Positional encodings
@@ -440,7 +428,7 @@ axes[2].set(title="PE[m] . PE[m + distance]: the same from every m", xlabel="dis
 axes[2].grid(alpha=0.3)
 axes[2].legend(fontsize=8)
 fig.tight_layout()
-save(fig, "positional_encoding.png")
+show(fig, "positional_encoding.png")
 
 # %% [markdown]
 # ### RoPE: the relative position, built into the score
@@ -492,7 +480,7 @@ viz.heatmap(axes[1], additive_scores, "Additive PE: (q + PE[m]) . (k + PE[n])", 
             "query position m", colorbar_label="score")
 fig.suptitle("RoPE's score is constant along each diagonal: it depends only on m - n")
 fig.tight_layout()
-save(fig, "rope.png")
+show(fig, "rope.png")
 
 # %% [markdown]
 # ## What to take away
@@ -509,5 +497,11 @@ save(fig, "rope.png")
 # Tutorial 3 puts all of it together in an encoder-decoder that learns to reverse sequences.
 
 # %%
-print(f"RESULT all {len(checks)} checks passed; unscaled softmax passes {collapse:,.0f}x less "
-      f"gradient at d_k = {widths[-1]}; RoPE shift max diff {worst:.1e}")
+print("figures written to", args.out)
+report({"checks": {"passed": len(checks)}, "scaling": {"unscaled_gradient_smaller_by": float(collapse)},
+        "rope": {"shift_difference": float(worst)}},
+       [f"All {len(checks)} checks passed: attention by hand agrees with F.scaled_dot_product_attention "
+        "and nn.MultiHeadAttention, and masked keys get no weight.",
+        f"Without the 1/sqrt(d_k) scale, the softmax passes {collapse:,.0f}x less gradient at "
+        f"d_k = {widths[-1]}.",
+        f"RoPE: shifting query and key together changes their score by at most {worst:.1e}."])

@@ -17,7 +17,7 @@
 # %%
 
 import numpy as np
-from _common import Progress, tutorial_args
+from _common import Progress, report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -120,8 +120,6 @@ for task in tasks:
     accuracy, src, predicted = exact_match(model, task)
     results[task] = (model, history, accuracy)
     print(f"{task}: exact match on 1,000 held-out sequences: {accuracy:.1%}")
-    print(f"METRIC {task}_exact_match {accuracy:.4f}")       # read by benchmarks/tutorial_targets.py
-    print(f"METRIC {task}_train_seconds {history['seconds']:.1f}")
     for row in range(3):
         print("   in ", data.tokens_to_digits(src[row]),
               "\n   out", data.tokens_to_digits(predicted[row][:-1]))
@@ -148,14 +146,16 @@ for task in tasks:
 
 # %%
 def plot(task, model, history):
-    out = args.out
-    viz.curves({"training loss": history["loss"]}, f"{out}/{task}_loss.png",
-               f"{task}: training loss (label-smoothed cross-entropy)", ylabel="loss", logy=True)
-    viz.curves({"token accuracy": history["accuracy"]}, f"{out}/{task}_accuracy.png",
-               f"{task}: teacher-forced token accuracy", ylabel="accuracy")
-    viz.curves({"learning rate": history["lr"]}, f"{out}/{task}_lr.png",
-               f"{task}: learning rate ({warmup} steps of linear warmup, then 1/sqrt(step))",
-               ylabel="learning rate")
+    fig = viz.curves({"training loss": history["loss"]},
+                     f"{task}: training loss (label-smoothed cross-entropy)", ylabel="loss", logy=True)
+    show(fig, f"{task}_loss.png")
+    fig = viz.curves({"token accuracy": history["accuracy"]},
+                     f"{task}: teacher-forced token accuracy", ylabel="accuracy")
+    show(fig, f"{task}_accuracy.png")
+    fig = viz.curves({"learning rate": history["lr"]},
+                     f"{task}: learning rate ({warmup} steps of linear warmup, then 1/sqrt(step))",
+                     ylabel="learning rate")
+    show(fig, f"{task}_lr.png")
     model.eval()
     src, dec_in, dec_out = data.seq2seq_batch(task, 1, args.length, np.random.default_rng(1))
     with tinyattn.no_grad():
@@ -165,17 +165,22 @@ def plot(task, model, history):
     outputs = [str(d) for d in data.tokens_to_digits(dec_out[0][:-1])] + ["EOS"]
     labels = dict(queries=outputs, keys=inputs, xlabel="input digit", ylabel="output step (digit it writes)")
     shape = "a diagonal" if task == "copy" else "an anti-diagonal"
-    viz.attention_maps(weights[0][0], f"{out}/{task}_cross_attention.png",   # (heads, outputs, inputs)
-                       f"{task}: cross-attention of decoder layer 1: each output step reads the input "
-                       f"position of the digit it writes ({shape})", **labels)
-    viz.attention_maps(weights[-1][0], f"{out}/{task}_cross_attention_last_layer.png",
-                       f"{task}: cross-attention of decoder layer {len(weights)}: the position again, and "
-                       "by content other inputs holding the same digit", **labels)
+    fig = viz.attention_maps(weights[0][0],                    # (heads, outputs, inputs)
+                             f"{task}: cross-attention of decoder layer 1: each output step reads the "
+                             f"input position of the digit it writes ({shape})", **labels)
+    show(fig, f"{task}_cross_attention.png")
+    fig = viz.attention_maps(weights[-1][0],
+                             f"{task}: cross-attention of decoder layer {len(weights)}: the position again, "
+                             "and by content other inputs holding the same digit", **labels)
+    show(fig, f"{task}_cross_attention_last_layer.png")
 
 
 for task, (model, history, _) in results.items():
     plot(task, model, history)
 print("figures written to", args.out)
-summary = "; ".join(f"{task} exact match {acc:.1%}" for task, (_, _, acc) in results.items())
-first, last = results[tasks[-1]][1]["loss"][0], results[tasks[-1]][1]["loss"][-1]
-print(f"RESULT {summary}; loss {first:.3f} -> {last:.3f}")
+report({task: {"exact_match": accuracy, "train_seconds": history["seconds"],
+               "loss_first": history["loss"][0], "loss_last": history["loss"][-1]}
+        for task, (_, history, accuracy) in results.items()},
+       [f"{task}: {accuracy:.1%} of 1,000 held-out sequences decoded exactly right after {steps[task]} "
+        f"steps ({history['seconds']:.0f} s; loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f})."
+        for task, (_, history, accuracy) in results.items()])

@@ -19,7 +19,7 @@
 
 # %%
 import numpy as np
-from _common import Progress, tutorial_args
+from _common import Progress, report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -232,8 +232,6 @@ for name in tasks:
     results[name] = dict(model=model, history=history, accuracy=accuracy, right=right)
     print(f"{name}: exact match on all {len(right)} held-out problems: {accuracy:.2%} "
           f"({int((~right).sum())} wrong)")
-    print(f"METRIC {name}_exact_match {accuracy:.4f}")        # read by benchmarks/tutorial_targets.py
-    print(f"METRIC {name}_train_seconds {history['seconds']:.1f}")
     wrong_first = np.argsort(right, kind="stable")[:3]             # mistakes first, if any
     for row in wrong_first:
         prompt = task["held_out"][row, :task["prompt_length"]]
@@ -257,8 +255,6 @@ for name in tasks:
 
 # %%
 import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
@@ -274,16 +270,16 @@ def per_step(values):
 
 
 def plot_curves(name, history):
-    out = args.out
     loss = history["loss"]
-    viz.curves({"per step": per_step(loss), "moving average (25 steps)": moving_average(loss)},
-               f"{out}/{name}_loss.png", f"{name}: training loss (cross-entropy on answer tokens)",
-               ylabel="loss (nats per answer token)", logy=True)
-    viz.curves({"answer tokens, teacher-forced (training batch)": per_step(history["token_accuracy"]),
-                "exact match, greedy decoding (250 held-out problems)":
-                    (history["eval_steps"], history["exact_match"])},
-               f"{out}/{name}_accuracy.png", f"{name}: accuracy during training",
-               ylabel="accuracy (fraction)")
+    fig = viz.curves({"per step": per_step(loss), "moving average (25 steps)": moving_average(loss)},
+                     f"{name}: training loss (cross-entropy on answer tokens)",
+                     ylabel="loss (nats per answer token)", logy=True)
+    show(fig, f"{name}_loss.png")
+    fig = viz.curves({"answer tokens, teacher-forced (training batch)": per_step(history["token_accuracy"]),
+                      "exact match, greedy decoding (250 held-out problems)":
+                          (history["eval_steps"], history["exact_match"])},
+                     f"{name}: accuracy during training", ylabel="accuracy (fraction)")
+    show(fig, f"{name}_accuracy.png")
 
 
 for name, result in results.items():
@@ -329,10 +325,10 @@ def plot_attention(name, model):
     sequence = TASKS[name]["held_out"][0][:-1]           # the last token is never read
     labels = [SYMBOLS[t] for t in sequence]
     for layer, weights in enumerate(self_attention_maps(model, sequence), start=1):
-        viz.attention_maps(weights, f"{args.out}/{name}_attention_layer{layer}.png",
-                           f"{name}: self-attention of block {layer} of {config['num_layers']} "
-                           "(row: position reading, column: position read)",
-                           queries=labels, keys=labels)
+        title = (f"{name}: self-attention of block {layer} of {config['num_layers']} "
+                 "(row: position reading, column: position read)")
+        fig = viz.attention_maps(weights, title, queries=labels, keys=labels)
+        show(fig, f"{name}_attention_layer{layer}.png")
 
 
 for name, result in results.items():
@@ -355,10 +351,12 @@ if "addition" in results:
     ax.set(xlabel="b", ylabel="a", title=f"a + b: held out and right (green), wrong (red), trained (grey)\n"
            f"exact match {results['addition']['accuracy']:.1%} on 1,000 held-out pairs")
     fig.tight_layout()
-    fig.savefig(f"{args.out}/addition_held_out.png", dpi=110)
-    plt.close(fig)
+    show(fig, "addition_held_out.png")
 
 print("figures written to", args.out)
-summary = "; ".join(f"{name} exact match {r['accuracy']:.1%}" for name, r in results.items())
-first, last = results[tasks[-1]]["history"]["loss"][0], results[tasks[-1]]["history"]["loss"][-1]
-print(f"RESULT {summary}; loss {first:.3f} -> {last:.3f}")
+report({name: {"exact_match": r["accuracy"], "train_seconds": r["history"]["seconds"],
+               "loss_first": r["history"]["loss"][0], "loss_last": r["history"]["loss"][-1]}
+        for name, r in results.items()},
+       [f"{name}: {r['accuracy']:.1%} of all {len(r['right']):,} held-out problems answered exactly right "
+        f"after {steps[name]} steps ({r['history']['seconds']:.0f} s; loss {r['history']['loss'][0]:.3f} -> "
+        f"{r['history']['loss'][-1]:.4f})." for name, r in results.items()])

@@ -28,7 +28,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import Progress, tutorial_args
+from _common import Progress, report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -129,8 +129,9 @@ print(f"GPT with {model.num_parameters():,} parameters: {config}; batch {batch_s
 #
 # The loss of one batch is noisy. Every `eval_every` steps we estimate the loss on both splits
 # as the mean over `eval_batches` fresh batches, with the model in eval mode and no graph
-# built, as nanoGPT's `estimate_loss` does. Validation loss going up while training loss keeps
-# going down would be overfitting; with 2,000 steps of a small model it does not happen yet.
+# built, as nanoGPT's `estimate_loss` does, and print it with the step it was measured at.
+# Validation loss going up while training loss keeps going down would be overfitting; with
+# 2,000 steps of a small model it does not happen yet.
 
 # %%
 rng = np.random.default_rng(args.seed)
@@ -151,15 +152,22 @@ def estimate_loss(eval_rng):
     return losses
 
 
+def evaluate(step):
+    """Estimate both splits' loss after `step` updates; keep it for the plot and print it."""
+    estimate = estimate_loss(eval_rng)
+    history["eval_step"].append(step)
+    history["train"].append(estimate["train"])
+    history["val"].append(estimate["val"])
+    print(f"step {step:>{len(str(steps))}}/{steps}  estimated loss (mean of {eval_batches} batches): "
+          f"train {estimate['train']:.4f}, validation {estimate['val']:.4f}", flush=True)
+
+
 history = {"step": [], "loss": [], "eval_step": [], "train": [], "val": [], "lr": []}
 eval_rng = np.random.default_rng(args.seed + 1)
 progress = Progress(steps, tokens_per_step=batch_size * context)
 for step in range(steps):
     if step % eval_every == 0:
-        estimate = estimate_loss(eval_rng)
-        history["eval_step"].append(step)
-        history["train"].append(estimate["train"])
-        history["val"].append(estimate["val"])
+        evaluate(step)
     x, y = dataset.batch("train", batch_size, context, rng)
     logits = model(tinyattn.tensor(x))                                   # (B, T, vocab)
     loss = F.cross_entropy(logits, tinyattn.tensor(y))
@@ -171,15 +179,11 @@ for step in range(steps):
     schedule.step()
     history["step"].append(step)
     history["loss"].append(loss.item())
-    progress.update(step, loss=history["loss"][-1], val=history["val"][-1])
+    progress.update(step, loss=history["loss"][-1])
 
-estimate = estimate_loss(eval_rng)
-history["eval_step"].append(steps)
-history["train"].append(estimate["train"])
-history["val"].append(estimate["val"])
 train_time = progress.elapsed()
-print(f"trained {steps} steps in {train_time:.0f}s ({train_time / steps * 1000:.0f} ms/step); "
-      f"estimated train loss {estimate['train']:.3f}, validation loss {estimate['val']:.3f}")
+evaluate(steps)
+print(f"trained {steps} steps in {train_time:.0f}s ({train_time / steps * 1000:.0f} ms/step)")
 
 # %% [markdown]
 # An estimate from `eval_batches` random batches is still noisy (with 20 batches its standard
@@ -211,8 +215,6 @@ tinyattn.save(model, os.path.join(args.out, "char_gpt.npz"),
                         "val_loss": val_loss})
 print(f"validation loss over the whole validation split ({len(dataset.val):,} characters): {val_loss:.3f} "
       f"(a uniform guess scores ln {dataset.vocab_size} = {math.log(dataset.vocab_size):.2f})")
-print(f"METRIC val_loss {val_loss:.4f}")                 # read by benchmarks/tutorial_targets.py
-print(f"METRIC train_seconds {train_time:.1f}")
 
 # %% [markdown]
 # ## Sampling: the model writes
@@ -257,12 +259,15 @@ ax.set(title=f"Character-level GPT on {corpus}: next-character cross-entropy\n"
 ax.grid(alpha=0.3)
 ax.legend()
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "loss.png"), dpi=110)
-plt.close(fig)
-viz.curves({"learning rate": history["lr"]}, os.path.join(args.out, "lr.png"),
-           f"Character-level GPT on {corpus}: learning rate\n"
-           f"({warmup} warmup steps, then cosine down to {min_lr:g})",
-           ylabel="learning rate")
+show(fig, "loss.png")
+fig = viz.curves({"learning rate": history["lr"]},
+                 f"Character-level GPT on {corpus}: learning rate\n"
+                 f"({warmup} warmup steps, then cosine down to {min_lr:g})",
+                 ylabel="learning rate")
+show(fig, "lr.png")
 print("figures and sample written to", args.out)
-print(f"RESULT {corpus}: validation loss {val_loss:.3f} after {steps} steps in {train_time:.0f}s; "
-      f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}")
+first, last = history["loss"][0], history["loss"][-1]
+report({"char_gpt": {"val_loss": val_loss, "train_seconds": train_time,
+                     "loss_first": first, "loss_last": last}},
+       [f"Character GPT on {corpus}: validation loss {val_loss:.3f} over the whole validation split after "
+        f"{steps} steps ({train_time:.0f} s; training loss {first:.3f} -> {last:.3f})."])

@@ -27,7 +27,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import tutorial_args
+from _common import report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -227,8 +227,11 @@ right.set(title=f"The same run: relative difference\n|numpy - {against}| / numpy
 right.legend()
 right.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "backends.png"), dpi=110)
-plt.close(fig)
+show(fig, "backends.png")
 print("figure written to", args.out)
-print(f"RESULT numpy vs {against}: largest relative loss difference {relative.max():.1e}; "
-      f"loss {ref_losses[0]:.3f} -> {ref_losses[-1]:.3f}")
+numbers = {backend: {"loss_first": losses[0], "loss_last": losses[-1]}
+           for backend, (losses, _, _) in results.items()}
+numbers["comparison"] = {"largest_relative_loss_difference": float(relative.max())}
+report(numbers, [f"{backend}: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {steps} steps."
+                 for backend, (losses, _, _) in results.items()]
+       + [f"numpy and {against} agree: their losses differ by at most {relative.max():.1e} (relative)."])

@@ -21,14 +21,13 @@
 # cache after decoding, and what each variant does to a small GPT's loss.
 
 # %%
-import os
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from _attention_cost import attention_functions, fit, keep_freed_memory, plot_costs, sweep
-from _common import tutorial_args
+from _common import report, show, tutorial_args
 
 import tinyattn
 import tinyattn.functional as F
@@ -77,8 +76,7 @@ ratio = peak[flash] / peak[standard]
 print(f"flash needs {ratio:.3f} of standard's peak memory (1/{1 / ratio:.0f}) for the same result")
 for name, row in costs.items():
     print(f"time ~ T^{fit(row['lengths'], row['seconds'])[2]:.2f} for {name}")
-print(f"METRIC flash_over_standard_peak_memory {ratio:.4f}")
-print(f"METRIC window_time_exponent {fit(costs[windowed]['lengths'], costs[windowed]['seconds'])[2]:.3f}")
+window_exponent = fit(costs[windowed]["lengths"], costs[windowed]["seconds"])[2]
 
 # %% [markdown]
 # Reading the numbers:
@@ -97,8 +95,8 @@ print(f"METRIC window_time_exponent {fit(costs[windowed]['lengths'], costs[windo
 #   per call (Python, small allocations) are a large part of each step.
 
 # %%
-plot_costs(costs, os.path.join(args.out, "cost.png"), "Causal self-attention, one forward + backward: "
-           f"q, k, v (1, 1, T, 64), float32, {args.threads} BLAS thread(s)")
+show(plot_costs(costs, "Causal self-attention, one forward + backward: "
+                f"q, k, v (1, 1, T, 64), float32, {args.threads} BLAS thread(s)"), "cost.png")
 
 # %% [markdown]
 # ## 2. The key/value cache of generation
@@ -150,8 +148,6 @@ for name, variant in cache_variants.items():
           f"{formula / 1024:.1f} KB)")
 full, grouped, single = (growth[name][-1] for name in list(cache_variants)[:3])
 print(f"grouped-query keeps {grouped / full:.3f} of the full cache, multi-query {single / full:.3f}")
-print(f"METRIC kv_cache_grouped_over_full {grouped / full:.4f}")
-print(f"METRIC kv_cache_multi_query_over_full {single / full:.4f}")
 
 # %%
 fig, (ax_bar, ax_line) = plt.subplots(1, 2, figsize=(12, 4.6))
@@ -172,8 +168,7 @@ for ax in (ax_bar, ax_line):
 fig.suptitle(f"Key/value cache of a GPT with 8 query heads ({kv_shape['num_layers']} layers, "
              f"width {kv_shape['d_model']}, batch 1, float32)")
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "kv_cache.png"), dpi=110)
-plt.close(fig)
+show(fig, "kv_cache.png")
 
 # %% [markdown]
 # ## 3. What each variant does to the model
@@ -267,10 +262,6 @@ print(f"flash against standard, training loss: {gap32[0]:.0f} ulp apart at the f
       f"over the first {steps64} steps at most {gap32[:steps64].max():.0f} float32 ulps ({absolute32:.1e}) "
       f"in float32 and {gap64.max():.0f} float64 ulps ({absolute64:.1e}) in float64; over all {steps} steps "
       f"at most {gap32.max():.0f} float32 ulps")
-for name, (_, val_loss, _) in results.items():
-    print(f"METRIC val_loss_{name.split()[0].rstrip(',').lower()} {val_loss:.4f}")
-print(f"METRIC flash_standard_loss_gap_float32 {absolute32:.2e}")
-print(f"METRIC flash_standard_loss_gap_float64 {absolute64:.2e}")
 
 # %% [markdown]
 # Reading the table and the plot (the full mode on tiny Shakespeare: `--text` the file that
@@ -321,9 +312,17 @@ for ax in (ax_loss, ax_diff):
 fig.suptitle(f"Character GPT on {corpus} ({config['num_layers']} layers, {config['num_heads']} heads, "
              f"width {config['d_model']}, context {context}), same seed and batches")
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "loss.png"), dpi=110)
-plt.close(fig)
+show(fig, "loss.png")
 print("figures written to", args.out)
-last = list(results)[-1]
-print(f"RESULT {last}: validation loss {results[last][1]:.3f} after {steps} steps; "
-      f"loss {results[last][0][0]:.3f} -> {results[last][0][-1]:.3f}")
+numbers = {name: {"val_loss": val_loss, "loss_first": losses[0], "loss_last": losses[-1]}
+           for name, (losses, val_loss, _) in results.items()}
+numbers["cost"] = {"flash_over_standard_peak_memory": ratio, "window_time_exponent": window_exponent}
+numbers["kv_cache"] = {"grouped_over_full": grouped / full, "multi_query_over_full": single / full}
+numbers["flash_vs_standard"] = {"loss_gap_float32": float(absolute32), "loss_gap_float64": float(absolute64)}
+report(numbers,
+       [f"At T = {longest}, flash attention needs {ratio:.3f} of standard attention's peak memory, and the "
+        f"window's time grows like T^{window_exponent:.2f}.",
+        f"After {decoded} decoded tokens the key/value cache is {grouped / full:.2f} of its full size "
+        f"with 2 key/value heads, {single / full:.2f} with 1.",
+        *(f"{name}: validation loss {val_loss:.3f} after {steps} steps (training loss {losses[0]:.3f} -> "
+          f"{losses[-1]:.3f})." for name, (losses, val_loss, _) in results.items())])

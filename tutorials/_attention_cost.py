@@ -6,7 +6,7 @@ Shared by tutorial 7 and benchmarks/attention_cost.py, so that both measure the 
     keep_freed_memory()                                  # so that timings do not depend on order
     costs = sweep(attentions, lengths=[1024, 2048, 4096], rounds=5)
     costs["flash"]["bytes"], costs["flash"]["seconds"]   # one number per length
-    plot_costs(costs, "cost.png", "...")
+    fig = plot_costs(costs, "...")                      # a matplotlib figure, to show or save
 
 One step is `attend(q, k, v).backward(g)` for q, k, v of shape (1, 1, T, D) (one sequence, one
 head) and a fixed random upstream gradient g (1, 1, T, D): the attention alone, no projections.
@@ -138,8 +138,8 @@ def fit(lengths, values):
     return a, b, p
 
 
-def plot_costs(costs, path, title):
-    """Time and peak memory of a step against T, on log-log axes, with T and T^2 guides."""
+def plot_costs(costs, title):
+    """A figure of the time and peak memory of a step against T, on log-log axes, with T and T^2 guides."""
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.6))
     for ax, key, scale, label in ((ax_t, "seconds", 1e3, "ms per forward + backward"),
                                   (ax_m, "bytes", 2**-20, "peak MB during the step (tracemalloc)")):
@@ -158,8 +158,7 @@ def plot_costs(costs, path, title):
     ax_m.set_title("memory")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def _guides(ax, costs, key, scale):
