@@ -50,6 +50,26 @@ def known_dtype(host, dtype, backend):
     raise TypeError(f"tensor: {kind} data has no tinyattn dtype; tinyattn has {', '.join(backend.dtypes)}")
 
 
+_NARROW = {"uint8": (0, 255), "int8": (-128, 127), "int32": (-2**31, 2**31 - 1)}
+
+
+def lift(x, other):
+    """`other` as a tensor of x's backend (Tensor._lift). A Python number takes x's dtype: a float
+    tensor keeps its dtype, an int tensor with an int too; otherwise the number's own kind (bool + 1
+    is int64, int + 0.5 float32), and the op promotes, as PyTorch."""
+    if is_tensor(other):
+        return other
+    if isinstance(other, (int, float)) and not isinstance(other, bool):
+        if x.dtype.startswith("float") or (isinstance(other, int) and x.dtype != "bool"):
+            dtype = x.dtype
+        else:
+            dtype = "int64" if isinstance(other, int) else "float32"
+        if dtype in _NARROW and not _NARROW[dtype][0] <= other <= _NARROW[dtype][1]:
+            dtype = "int64"     # uint8 - 1: the op casts -1 (wrapping, as PyTorch), 3 / -1 is -3.0
+        return x._make(x.backend.asarray(other, dtype), False, None)
+    return x._make(to_array(other, x.backend, None), False, None)
+
+
 def ragged_at(values, dim=0):
     """Where nested lists stop being rectangular, in PyTorch's words (the error path only)."""
     lengths = [len(v) if isinstance(v, (list, tuple)) else None for v in values]
@@ -133,7 +153,7 @@ def reduce_args(op, ndim, axis, dim, keepdims, keepdim):
     """Normalise (axis | dim, keepdims | keepdim) to (a tuple of axes >= 0, a bool)."""
     axis = dim if dim is not None else axis
     keep = keepdim if keepdim is not None else keepdims
-    if axis is None:
+    if axis is None or (isinstance(axis, (tuple, list)) and not axis):    # dim=(): all, as PyTorch
         return tuple(range(ndim)), keep
     axes = dim_arg(op, axis if isinstance(axis, (tuple, list)) else (axis,), ndim)
     if ndim == 0:       # PyTorch lets 0 and -1 name the single "axis" of a 0-d tensor; there is none

@@ -69,7 +69,8 @@ def scalars_as_ints(key):
                 raise TypeError
             out.append(_as_int(scalar))
         except TypeError:
-            raise IndexError(f"indexing: {k!r} is not a valid index; indices are integers, slices, "
+            what = f"a 0-d {k.dtype} tensor" if is_tensor(k) else repr(k)
+            raise IndexError(f"indexing: {what} is not a valid index; indices are integers, slices, "
                              "None, ... and integer tensors (or a boolean mask, to write)") from None
     return tuple(out)
 

@@ -3,11 +3,12 @@
 PyTorch code writes `torch.exp(x)` as often as `x.exp()`; both work here. Functions that combine
 several tensors (concat, stack, where, maximum) live only here.
 """
-from . import extra_ops, indexing
+from . import comparisons, extra_ops, indexing
 from .arguments import dim_arg
 from .creation import arange
 from .dtypes import promote
 from .ops import shape as _shp
+from .ops.elementwise import Where
 from .ops.matmul import matmul
 from .tensor import Tensor
 
@@ -59,9 +60,10 @@ def maximum(a, b):
 
 
 def where(condition, a, b):
-    """a where condition is True, else b (all three broadcast). condition is not differentiated."""
+    """a where the boolean condition is True, else b (all three broadcast; mixed dtypes promote).
+    condition is not differentiated."""
     a, b = _pair(a, b)
-    return b.masked_fill(condition, a)
+    return Where.apply(a, b, cond=comparisons.condition("where", a, condition))
 
 
 def tril(x, diagonal=0):

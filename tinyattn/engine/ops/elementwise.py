@@ -9,7 +9,7 @@ import math
 
 from ...backend import backend_of, namespace
 from ..autograd import Function, check_same_backend
-from ..dtypes import as_floating, promote
+from ..dtypes import as_floating, explain_operands, promote
 from .broadcast import broadcast_shape, unbroadcast
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -27,12 +27,12 @@ class Binary(Function):
         if a.data.dtype is not b.data.dtype:        # dtypes are shared objects: `is` is the fast test
             check_same_backend(cls.__name__.lower(), [a.data, b.data])
             if a.data.dtype != b.data.dtype:
-                a, b = promote([a, b])
+                a, b = promote([a, b], cls.__name__.lower())
         return super().apply(a, b)
 
     @classmethod
     def explain_failure(cls, error, a, b, **params):
-        broadcast_shape(cls.__name__.lower(), a.shape, b.shape)   # raises if that is the problem
+        explain_operands(cls.__name__.lower(), a, b)     # raises if shapes or dtypes are the problem
         super().explain_failure(error, a, b, **params)
 
 
