@@ -3,6 +3,8 @@
 Every function takes `dtype`, `requires_grad` and `backend` (the active one when omitted).
 Shapes may be given as separate ints or one tuple: zeros(2, 3) == zeros((2, 3)).
 """
+import numpy as np
+
 from ..backend import get_backend
 from .arguments import shape_arg
 from .tensor import Tensor
@@ -49,6 +51,8 @@ def full(shape, value, dtype=None, requires_grad=False, backend=None):
     def make(b, s, dt):
         kind = b.dtype_names[dt]
         fill = bool(value) if kind == "bool" else int(value) if "int" in kind else float(value)
+        if "int" in kind:       # -1 in uint8 is 255, as PyTorch (the backend would refuse it)
+            fill = int(np.asarray(fill).astype(kind))
         return b.full(s, fill, dt)
     return _filled("full", make, (shape,), dtype, requires_grad, backend)
 
@@ -80,6 +84,10 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
         start, stop = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if dtype == "bool":
+        raise TypeError("arange: a range of booleans is not defined (PyTorch refuses it too)")
+    if (stop - start) * step < 0:           # PyTorch refuses; NumPy gives an empty range
+        raise ValueError(f"arange: from {start} to {stop} is against the sign of step {step}")
     if dtype is None:
         dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
     b = get_backend(backend)

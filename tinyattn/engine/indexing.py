@@ -114,7 +114,7 @@ def checked_arrays(x, parts):
     return [index_array(x, k, axis) for axis, k in enumerate(parts)]
 
 
-def index_array(x, k, axis, allow_negative=True):
+def index_array(x, k, axis, allow_negative=True, op="indexing"):
     """An integer index into axis `axis` of x, as a backend array: checked, negatives wrapped
     (or, with allow_negative=False, refused, as an embedding's ids are).
 
@@ -124,7 +124,7 @@ def index_array(x, k, axis, allow_negative=True):
     k = array_of(x, k)
     kind = backend.dtype_names.get(k.dtype, str(k.dtype))
     if not kind.startswith(("int", "uint")):
-        raise IndexError(f"indexing: index arrays must hold integers, got {kind}")
+        raise IndexError(f"{op}: index arrays must hold integers, got {kind}")
     n, xp = x.shape[axis], backend.xp
     if math.prod(k.shape) > 0:
         low, high = backend.to_numpy(xp.stack([xp.min(k), xp.max(k)])).tolist()
@@ -132,7 +132,7 @@ def index_array(x, k, axis, allow_negative=True):
         if low < smallest or high >= n:
             bad = low if low < smallest else high
             allowed = "" if allow_negative else f"; ids must be in [0, {n})"
-            raise IndexError(f"indexing: index {bad} is out of range for axis {axis} of size {n} "
+            raise IndexError(f"{op}: index {bad} is out of range for axis {axis} of size {n} "
                              f"(tensor of shape {x.shape}){allowed}")
         if low < 0:
             k = xp.where(k < 0, k + n, k)
