@@ -337,3 +337,26 @@ def test_masked_fill_value_takes_the_tensors_dtype(backend):
     filled = tinyattn.tensor([1, 2]).masked_fill(tinyattn.tensor([True, False]), 0.5)
     assert filled.dtype == "int64" and filled.tolist() == [0, 2]
     assert tinyattn.tensor([False]).masked_fill(tinyattn.tensor([True]), 2).tolist() == [True]
+
+
+@pytest.mark.parametrize("join", [lambda a, b: tinyattn.concat([a, b]), lambda a, b: tinyattn.stack([a, b]),
+                                  lambda a, b: tinyattn.where(tinyattn.tensor([True]), a, b)])
+def test_joining_int8_with_uint8_is_refused_not_wrapped(join, backend):
+    """PyTorch joins them in int16; ours cast int8 -1 to uint8 255, silently."""
+    a, b = tinyattn.tensor(np.array([-1], dtype="int8")), tinyattn.tensor(np.array([3], dtype="uint8"))
+    with pytest.raises(TypeError, match="int8 and uint8 together need int16"):
+        join(a, b)
+
+
+def test_a_negative_base_to_uint8_powers_is_refused(backend):
+    """(-2) ** uint8 tensor: NumPy refused -2 as a uint8 (OverflowError); PyTorch wraps."""
+    with pytest.raises(ValueError, match=r"pow: a negative base \(-2\) to uint8 powers"):
+        (-2) ** tinyattn.tensor(np.array([1], dtype="uint8"))
+
+
+def test_tensor_refuses_values_outside_an_integer_dtype(backend):
+    """PyTorch: tensor(-1, dtype=uint8) is "value cannot be converted ... without overflow"."""
+    with pytest.raises(ValueError, match="tensor: values from -1 to 2 do not fit uint8"):
+        tinyattn.tensor([-1, 2], dtype="uint8")
+    with pytest.raises(ValueError, match="tensor: values from 300.5 to 300.5 do not fit int8"):
+        tinyattn.tensor(300.5, dtype="int8")

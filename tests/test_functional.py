@@ -389,3 +389,24 @@ def test_embedding_errors_name_embedding(backend):
         F.embedding(tinyattn.tensor([True]), weight)
     with pytest.raises(IndexError, match=r"embedding: index 3 is out of range .*ids must be in \[0, 3\)"):
         F.embedding(tinyattn.tensor([3]), weight)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_no_classes_and_every_target_ignored_follows_pytorch(reduction, backend):
+    """PyTorch: a mean of no position is nan, a sum 0, each position 0."""
+    loss = F.cross_entropy(tinyattn.zeros(2, 0), tinyattn.tensor([-100, -100]), reduction=reduction)
+    expected = {"mean": [math.nan], "sum": [0.0], "none": [0.0, 0.0]}[reduction]
+    np.testing.assert_array_equal(loss.numpy().reshape(-1), expected)
+
+
+def test_cross_entropy_takes_uint8_targets_with_a_negative_ignore_index(backend):
+    """Comparing uint8 targets with -100 failed on array_api_strict (OverflowError)."""
+    loss = F.cross_entropy(tinyattn.zeros(2, 3), tinyattn.tensor(np.array([1, 2], dtype="uint8")))
+    assert loss.item() == pytest.approx(math.log(3.0))
+
+
+def test_dropout_in_training_refuses_integers(backend):
+    """Keeping values scaled by 1 / (1 - p) needs floats (ours turned a mask into float32)."""
+    with pytest.raises(TypeError, match="dropout: the input must be floating point, got bool"):
+        F.dropout(tinyattn.tensor([True]), 1.0)
+    assert F.dropout(tinyattn.tensor([True]), 0.5, training=False).dtype == "bool"

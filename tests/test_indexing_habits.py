@@ -187,3 +187,10 @@ def test_writing_through_a_key_with_none_works_on_every_backend(backend):
     x = tinyattn.zeros(3)
     x[None, 1] = 5.0
     assert x.tolist() == [0.0, 5.0, 0.0]
+
+
+def test_integer_arrays_into_an_empty_tensor_work_on_every_backend(backend):
+    """x[i, j] merges the indexed axes with reshape(-1, ...), ambiguous for an empty x."""
+    x = tinyattn.zeros(0, 0, 3)
+    empty = tinyattn.zeros(0, dtype="int64")
+    assert x[empty, empty].shape == (0, 3)

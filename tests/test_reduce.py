@@ -138,3 +138,15 @@ def test_argmax_without_a_dim_keeps_every_axis_with_keepdim(backend):
     """PyTorch: x.argmax(keepdim=True) of a (2, 3) tensor has shape (1, 1)."""
     x = tinyattn.tensor([[0.0, 3.0, 1.0], [2.0, 0.0, 0.0]])
     assert x.argmax(keepdim=True).shape == (1, 1) and x.argmax(keepdim=True).item() == 1
+
+
+def test_variance_with_as_many_elements_as_the_correction_is_inf(backend):
+    """PyTorch divides by max(0, n - correction): sum / 0 is inf (nan only for a sum of 0)."""
+    assert tinyattn.tensor([0.0, 1.0]).var(correction=2).item() == float("inf")
+
+
+def test_std_of_constant_values_has_gradient_zero(backend):
+    """PyTorch's std backward is 0 where std is 0; sqrt's infinite slope there gave nan."""
+    x = tinyattn.tensor([2.0, 2.0], dtype="float64", requires_grad=True)
+    x.std().backward()
+    assert x.backend.to_numpy(x.grad).tolist() == [0.0, 0.0]

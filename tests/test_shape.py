@@ -152,3 +152,9 @@ def test_expand_to_sizes_that_do_not_fit_names_expand(backend):
     """The error named broadcast_to, which the user never called."""
     with pytest.raises(ValueError, match=r"expand: cannot expand shape \(0,\) to \(1,\)"):
         tinyattn.zeros(0).expand(1)
+
+
+def test_split_of_an_empty_axis_gives_one_empty_piece(backend):
+    """As PyTorch: zeros(0).split(2) is (tensor([]),); ours gave no piece at all."""
+    pieces = tinyattn.zeros(0).split(2)
+    assert len(pieces) == 1 and pieces[0].shape == (0,)

@@ -212,3 +212,11 @@ def test_arange_against_the_sign_of_its_step_or_of_booleans_is_refused(backend):
 def test_full_with_a_number_outside_a_small_dtype_wraps_around(backend):
     """PyTorch: full((2,), -1, dtype=uint8) is 255; the backends refused -1 (OverflowError)."""
     assert tinyattn.full((2,), -1, dtype="uint8").tolist() == [255, 255]
+
+
+def test_arange_of_an_integer_dtype_wants_integers(backend):
+    """PyTorch casts arange(0, 1, 0.5, dtype=int64) in a way of its own; uint8 has no -1."""
+    with pytest.raises(TypeError, match=r"arange: an integer dtype \(int64\) needs integer start"):
+        tinyattn.arange(0, 1, 0.5, dtype="int64")
+    with pytest.raises(ValueError, match="arange: uint8 has no negative values"):
+        tinyattn.arange(-1, 2, dtype="uint8")

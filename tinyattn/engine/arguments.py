@@ -36,6 +36,11 @@ def to_array(data, backend, dtype):
                             "(an integer beyond int64, or objects that are not numbers?)") from None
         if dtype is None and host.dtype == np.float64:
             dtype = "float32"
+        if dtype is not None and host.dtype.kind in "if" and "int" in dtype and host.size:
+            bounds = np.iinfo(dtype)        # tensor([-1], dtype="uint8") is an error in PyTorch
+            if host.min() < bounds.min or host.max() > bounds.max:
+                raise ValueError(f"tensor: values from {host.min()} to {host.max()} do not fit "
+                                 f"{dtype}") from None
         return backend.asarray(known_dtype(host, dtype, backend), dtype)
     return backend.asarray(known_dtype(source.to_numpy(data), dtype, backend), dtype)
 

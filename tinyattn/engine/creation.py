@@ -86,6 +86,11 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
         raise ValueError("arange: step must be nonzero")
     if dtype == "bool":
         raise TypeError("arange: a range of booleans is not defined (PyTorch refuses it too)")
+    if dtype is not None and "int" in dtype and not all(isinstance(v, int) for v in (start, stop, step)):
+        raise TypeError(f"arange: an integer dtype ({dtype}) needs integer start, stop and step, "
+                        f"got {start}, {stop}, {step}")
+    if dtype == "uint8" and min(start, stop) < 0:
+        raise ValueError(f"arange: uint8 has no negative values, got {start} to {stop}")
     if (stop - start) * step < 0:           # PyTorch refuses; NumPy gives an empty range
         raise ValueError(f"arange: from {start} to {stop} is against the sign of step {step}")
     if dtype is None:

@@ -173,6 +173,9 @@ def rpow(x, base):
                         "for a tensor base write exp(x * log(base))")
     if x.dtype not in FLOAT_DTYPES:
         x = x.float() if isinstance(base, float) else x.long() if x.dtype == "bool" else x
+    if x.dtype == "uint8" and base < 0:
+        raise ValueError(f"pow: a negative base ({base}) to uint8 powers has no uint8 result; "
+                         "convert the exponents first, e.g. x.long()")
     return RPow.apply(x, base=base)
 
 
@@ -186,8 +189,8 @@ class Var(Function):
         xp = namespace(x)
         centred = x - xp.mean(x, axis=axes, keepdims=True)
         n = math.prod(x.shape[a] for a in axes)
-        # with no more elements than the correction, the variance is undefined: NaN, as PyTorch
-        inverse = 1.0 / (n - correction) if n > correction else math.nan
+        # with no more elements than the correction, sum / 0 as PyTorch: inf, or nan for a sum of 0
+        inverse = 1.0 / (n - correction) if n > correction else math.inf
         self.saved = (centred, axes, keepdims, 2.0 * inverse)
         return xp.sum(centred * centred, axis=axes, keepdims=keepdims) * inverse
 
@@ -207,11 +210,15 @@ def var(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=Non
 
 
 def std(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
-    """Standard deviation: the square root of var, unbiased by default (correction=1)."""
+    """Standard deviation: the square root of var, unbiased by default (correction=1). Where the
+    variance is 0 (constant values) the gradient is 0, as in PyTorch: sqrt's own slope there is
+    infinite, and inf times var's zero gradient would be nan."""
     axes, keep = reduce_args("std", x.ndim, axis, dim, keepdims, keepdim)
     require_floating("std", x)
     correction = _correction("std", unbiased, correction)
-    return Var.apply(x, axes=axes, keepdims=keep, correction=correction).sqrt()
+    variance = Var.apply(x, axes=axes, keepdims=keep, correction=correction)
+    zero = variance == 0
+    return variance.masked_fill(zero, 1.0).sqrt().masked_fill(zero, 0.0)
 
 
 def _correction(op, unbiased, correction):

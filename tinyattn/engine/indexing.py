@@ -155,5 +155,6 @@ def gather(x, index_arrays):
     flat = index_arrays[0]
     for axis in range(1, len(index_arrays)):           # row-major position in the merged axes
         flat = flat * x.shape[axis] + index_arrays[axis]
-    merged = x if len(index_arrays) == 1 else x.reshape((-1,) + x.shape[len(index_arrays):])
+    lead = len(index_arrays)        # the merged size written out: -1 is ambiguous for an empty x
+    merged = x if lead == 1 else x.reshape((math.prod(x.shape[:lead]),) + x.shape[lead:])
     return Gather.apply(merged, index=flat)

@@ -93,7 +93,7 @@ def split(x, split_size, axis=0, *, dim=None):
                              f"empty axis); axis {axis} has size {n}")
         return [x]          # an empty axis in pieces of 0: one empty piece, as PyTorch
     sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
-        [min(split_size, n - s) for s in range(0, n, split_size)]
+        [min(split_size, n - s) for s in range(0, n, split_size)] or [0]    # empty: one empty piece
     if sum(sizes) != n:
         raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of axis {axis}")
     before = (slice(None),) * axis

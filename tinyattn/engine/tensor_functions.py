@@ -98,7 +98,7 @@ def concat(tensors, axis=0, *, dim=None):
     are promoted as in arithmetic (int64 with float32 gives float32)."""
     tensors = _nonempty("concat", tensors)
     if len({t.dtype for t in tensors}) > 1:
-        tensors = promote(tensors)
+        tensors = promote(tensors, "concat")
     axis = dim if dim is not None else axis
     return _shp.Concat.apply(*tensors, axis=dim_arg("concat", axis, tensors[0].ndim))
 

@@ -87,7 +87,13 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     num_classes = logits.shape[-1]
+    target = target if target.dtype == "int64" else target.long()     # ids of any integer dtype
     _check_classes(target, num_classes, ignore_index)
+    if num_classes == 0:            # every target is ignore_index (checked): no position counts
+        # zeros of target's shape; with label smoothing eps / C is 0 / 0: nan, as in PyTorch
+        per_position = logits.sum(axis=-1) * (math.nan if label_smoothing else 1.0)
+        return per_position if reduction == "none" else \
+            per_position.sum() * (math.nan if reduction == "mean" else 1.0)    # a mean of nothing: nan
     if is_reference_mode():
         return reference.cross_entropy(logits, target, ignore_index, label_smoothing, reduction)
     rows = math.prod(target.shape)          # not -1: with 0 classes, -1 would be ambiguous
@@ -188,6 +194,7 @@ def dropout(x, p=0.5, training=True):
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
+    require_floating("dropout", x)      # the kept values are scaled by 1 / (1 - p)
     if p == 1.0:
         return x * 0.0
     backend = get_backend(x.backend)

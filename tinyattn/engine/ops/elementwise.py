@@ -117,7 +117,7 @@ class Where(Function):
     @classmethod
     def apply(cls, a, b, cond):
         if a.data.dtype != b.data.dtype:
-            a, b = promote([a, b])
+            a, b = promote([a, b], "where")
         check_same_backend("where", [cond, a.data, b.data])
         return super().apply(a, b, cond=cond)
 
