@@ -28,6 +28,14 @@ DIFFERENCES = {
             "shaped tensor's result could not hold the number (3 / -1 must stay -3.0)",
     "strict masks": "mask + mask, mask * mask on array_api_strict: the standard adds and multiplies "
                     "numbers only (NumPy and PyTorch give or and and); combine masks with | and &",
+    "mixed kinds": "a matrix product of integers with floats: PyTorch refuses mixed dtypes too, "
+                   "except for empty operands",
+    "two ellipses": "x[..., ...]: PyTorch takes it as one ...; NumPy and tinyattn refuse it",
+    "empty bounds": "an index out of range into an empty tensor: PyTorch checks nothing when "
+                    "nothing is read; tinyattn checks every index",
+    "negative base": "(-2) ** x for a uint8 x: PyTorch wraps the result into uint8; tinyattn refuses",
+    "new -1": "expand with -1 for a new leading axis: PyTorch refuses it, except when another size "
+              "is 0, where it returns a shape holding -1; tinyattn refuses it always",
     "int16": "int8 with uint8 in arithmetic: PyTorch computes in int16, a dtype tinyattn has not",
     "boolean matmul": "a matrix product of booleans: PyTorch has none either, except of empty operands",
     "bool arithmetic": "//, % and in-place arithmetic on a mask: PyTorch computes them as integers; "
@@ -164,11 +172,12 @@ def draw_rpow(draw):
     base = draw(st.one_of(st.integers(-2, 3), st.sampled_from([0.5, 2.0, 10.0, 0.0, -1.5])))
     x = tensor_arg(draw)
     negative = isinstance(base, int) and x.dtype.kind in "iu" and (x < 0).any()
-    return Call(lambda m, x: base ** x, [x], names=("pow", "**"),
-                refuses=DIFFERENCES["negative powers"] if negative else None)
+    refuses = DIFFERENCES["negative powers"] if negative else \
+        DIFFERENCES["negative base"] if x.dtype == np.uint8 and base < 0 else None
+    return Call(lambda m, x: base ** x, [x], names=("pow", "**"), refuses=refuses)
 
 
-@fuzzed("__matmul__", "__rmatmul__", "matmul")
+@fuzzed("__matmul__", "__rmatmul__", "tinyattn.matmul")
 def draw_matmul(draw):
     n, k, m = draw(st.integers(0, 3)), draw(st.integers(0, 3)), draw(st.integers(0, 3))
     batch_a, batch_b = draw(shape_pairs(max_dims=2))
@@ -180,7 +189,8 @@ def draw_matmul(draw):
     x = tensor_arg(draw, dtype=dtype, shape=a)
     y = tensor_arg(draw, dtype=dtype if draw(st.booleans()) else None, shape=b)
     refuses = binary_refusal("matmul", x, y) or \
-        (DIFFERENCES["boolean matmul"] if "bool" in (x.dtype, y.dtype) else None)
+        (DIFFERENCES["boolean matmul"] if "bool" in (x.dtype, y.dtype) else None) or \
+        (DIFFERENCES["mixed kinds"] if (x.dtype.kind == "f") != (y.dtype.kind == "f") else None)
 
     def theirs(m, x, y):
         # Mixed dtypes of one kind (float32 @ float64) promote in tinyattn, as its arithmetic
@@ -251,7 +261,10 @@ def _spread(name):
         axis, keep = draw(axes(x.ndim)), draw(st.booleans())
         how = draw(st.sampled_from([{}, {"correction": 0}, {"correction": 2}, {"unbiased": False}]))
         kwargs = dict(dim=axis, keepdim=keep, **how)
-        return Call(lambda m, x: getattr(x, name)(**kwargs), [x], names=(name,))
+        # dim=() means every axis; PyTorch's backward of var(dim=()) is twice that of var()
+        theirs = dict(kwargs, dim=None if axis == () else axis)
+        return Call(lambda m, x: getattr(x, name)(**kwargs), [x], names=(name,),
+                    torch_fn=lambda m, x: getattr(x, name)(**theirs))
 
 
 _spread("var")
@@ -325,8 +338,9 @@ def draw_expand(draw):
     source, target = draw(shape_pairs())
     if draw(st.booleans()):
         target = tuple(draw(st.sampled_from([n, -1])) for n in target)
+        refuses = DIFFERENCES["new -1"] if -1 in target[:len(target) - len(source)] else None
         return Call(lambda m, x: x.expand(*target), [tensor_arg(draw, shape=source)],
-                    torch_fn=lambda m, x: x.expand(target), names=("expand",))
+                    torch_fn=lambda m, x: x.expand(target), names=("expand",), refuses=refuses)
     return Call(lambda m, x: x.broadcast_to(target), [tensor_arg(draw, shape=source)],
                 names=("broadcast_to",))
 
@@ -391,15 +405,22 @@ def draw_getitem(draw):
     x = tensor_arg(draw)
     if draw(st.booleans()):
         key = basic_key(draw, x.shape)
-        return Call(lambda m, x: x[key], [x], names=("indexing",))
+        return Call(lambda m, x: x[key], [x], names=("indexing",), refuses=_ellipses(key))
     key = index_key(draw, x.shape)
     arrays = list(key) if isinstance(key, tuple) else [key]
     return Call(lambda m, x, *k: x[tuple(k) if isinstance(key, tuple) else k[0]], [x] + arrays,
-                names=("indexing",), refuses=_index_refusal(arrays, writing=False))
+                names=("indexing",), refuses=_index_refusal(arrays, writing=False, x=x))
 
 
-def _index_refusal(arrays, writing):
+def _ellipses(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    return DIFFERENCES["two ellipses"] if sum(k is Ellipsis for k in parts) > 1 else None
+
+
+def _index_refusal(arrays, writing, x=None):
     """Why tinyattn may refuse x[arrays] (or a write through them) where PyTorch does not."""
+    if x is not None and x.size == 0 and arrays and arrays[0].dtype != bool:
+        return DIFFERENCES["empty bounds"]
     masks = [a for a in arrays if a.dtype == bool]
     if masks and (not writing or masks[0].ndim == 0):
         return DIFFERENCES["boolean index"]
@@ -418,10 +439,14 @@ def draw_setitem(draw):
 
     def write(m, x, *given):
         k = (tuple(given[:len(arrays)]) if isinstance(key, tuple) else given[0]) if arrays else key
-        x[k] = given[-1] if isinstance(value, np.ndarray) else value
+        v = given[-1] if isinstance(value, np.ndarray) else value
+        if m.t is not tinyattn and arrays and isinstance(value, np.ndarray):
+            v = v.to(x.dtype)   # a write takes x's dtype, as PyTorch's basic writes (index_put refuses)
+        x[k] = v
         return x
+    refuses = (_ellipses(key) if not arrays else None) or _index_refusal(arrays, writing=True, x=x)
     return Call(write, [x] + arrays + ([value] if isinstance(value, np.ndarray) else []),
-                names=("setitem", "indexing"), grad=False, refuses=_index_refusal(arrays, writing=True))
+                names=("setitem", "indexing"), grad=False, refuses=refuses)
 
 
 @FUZZ
