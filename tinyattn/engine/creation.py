@@ -82,19 +82,25 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
     (as PyTorch) unless a dtype is asked for; any float argument gives float32."""
     if stop is None:
         start, stop = 0, start
+    integers = all(isinstance(v, int) for v in (start, stop, step))
+    b = get_backend(backend)
+    dt = b.dtype(dtype or ("int64" if integers else "float32"))
+    _check_range(start, stop, step, b.dtype_names[dt], integers)
+    data = b.arange(start, stop, step, dt)
+    return Tensor._make(data, False, None).requires_grad_(requires_grad)
+
+
+def _check_range(start, stop, step, name, integers):
+    """The ranges PyTorch refuses, which NumPy would make something of (an empty range, wrapped
+    or truncated values), as errors naming arange."""
     if step == 0:
         raise ValueError("arange: step must be nonzero")
-    if dtype == "bool":
+    if name == "bool":
         raise TypeError("arange: a range of booleans is not defined (PyTorch refuses it too)")
-    if dtype is not None and "int" in dtype and not all(isinstance(v, int) for v in (start, stop, step)):
-        raise TypeError(f"arange: an integer dtype ({dtype}) needs integer start, stop and step, "
+    if "int" in name and not integers:
+        raise TypeError(f"arange: an integer dtype ({name}) needs integer start, stop and step, "
                         f"got {start}, {stop}, {step}")
-    if dtype == "uint8" and min(start, stop) < 0:
+    if name == "uint8" and min(start, stop) < 0:
         raise ValueError(f"arange: uint8 has no negative values, got {start} to {stop}")
     if (stop - start) * step < 0:           # PyTorch refuses; NumPy gives an empty range
         raise ValueError(f"arange: from {start} to {stop} is against the sign of step {step}")
-    if dtype is None:
-        dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
-    b = get_backend(backend)
-    data = b.arange(start, stop, step, b.dtype(dtype))
-    return Tensor._make(data, False, None).requires_grad_(requires_grad)
