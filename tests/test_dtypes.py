@@ -297,11 +297,11 @@ def test_arithmetic_on_two_masks_names_the_op_on_array_api_strict():
 
 
 def test_a_number_outside_a_uint8_tensors_range_keeps_its_value(backend, torch):
-    """PyTorch: uint8 - 1 wraps around (0 - 1 = 255) but -1 / uint8 is -1 / x in float; lifting -1
+    """PyTorch: uint8 - 4 wraps around (3 - 4 = 255) but -1 / uint8 is -1 / x in float; lifting -1
     into uint8 failed with OverflowError (and wrapping it first would give 1 / 255)."""
-    values = np.array([3, 0], dtype="uint8")
+    values = np.array([3, 2], dtype="uint8")
     x, t = tinyattn.tensor(values), torch.tensor(values)
-    for fn in (lambda a: a - 1, lambda a: -1 / a, lambda a: a < -1):
+    for fn in (lambda a: a - 4, lambda a: -1 / a, lambda a: a < -1):
         ours, theirs = fn(x), fn(t)
         assert ours.dtype == name(theirs.dtype)
         np.testing.assert_allclose(ours.numpy(), theirs.numpy())

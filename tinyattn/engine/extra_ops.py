@@ -189,10 +189,13 @@ class Var(Function):
         xp = namespace(x)
         centred = x - xp.mean(x, axis=axes, keepdims=True)
         n = math.prod(x.shape[a] for a in axes)
-        # with no more elements than the correction, sum / 0 as PyTorch: inf, or nan for a sum of 0
         inverse = 1.0 / (n - correction) if n > correction else math.inf
         self.saved = (centred, axes, keepdims, 2.0 * inverse)
-        return xp.sum(centred * centred, axis=axes, keepdims=keepdims) * inverse
+        total = xp.sum(centred * centred, axis=axes, keepdims=keepdims)
+        if n > correction:
+            return total * inverse
+        # no more elements than the correction: sum / 0, as PyTorch: inf, or nan for a sum of 0
+        return xp.where(total > 0, xp.full_like(total, math.inf), xp.full_like(total, math.nan))
 
     def backward(self, g):
         xp = namespace(g)
