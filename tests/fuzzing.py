@@ -56,6 +56,13 @@ def dtypes():
     return st.sampled_from([d for d in DTYPES if d in backend.dtypes])
 
 
+def floats(draw):
+    """A floating dtype this backend has, or now and then any dtype (to be refused)."""
+    if draw(st.integers(0, 5)) == 0:
+        return draw(dtypes())
+    return draw(dtypes().filter(lambda d: d.startswith("float")))
+
+
 def shapes(min_dims=0, max_dims=4, min_side=0, max_side=4):
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 

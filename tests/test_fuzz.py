@@ -2,8 +2,9 @@
 broadcasting, axes and keys for every operator and method; each call agrees with PyTorch (value,
 dtype, float64 gradient) or raises a clear error naming the op (fuzzing.py states the rule).
 
-F.* and the functions of tinyattn are fuzzed in test_fuzz_functional.py, which also checks that
-no public name goes unfuzzed. Each op here is a function of hypothesis's `draw` returning a Call.
+Indexing is fuzzed in test_fuzz_indexing.py, F.* and the functions of tinyattn in
+test_fuzz_functional.py (which also checks that no public name goes unfuzzed), attention in
+test_fuzz_attention.py. Each op here is a function of hypothesis's `draw` returning a Call.
 """
 import operator
 
@@ -373,80 +374,6 @@ def draw_python_values(draw):
            "tolist": lambda m, x: x.tolist(), "iter": lambda m, x: [t.tolist() for t in x],
            "bool": lambda m, x: bool(x), "float": lambda m, x: float(x), "int": lambda m, x: int(x)}
     return Call(fns[name], [x], names=(name, "len", "item", "iteration", "size"))
-
-
-# -- indexing ---------------------------------------------------------------------------------
-def key_part(draw, n):
-    """One entry of an index for an axis of size n."""
-    return draw(st.one_of(
-        st.integers(-n - 1, n),
-        st.builds(slice, st.none() | st.integers(-n - 1, n + 1), st.none() | st.integers(-n - 1, n + 1),
-                  st.none() | st.sampled_from([1, 2, 3])),
-        st.sampled_from([None, Ellipsis])))
-
-
-def basic_key(draw, shape):
-    parts = [key_part(draw, shape[i] if i < len(shape) else 1) for i in range(draw(st.integers(0, 5)))]
-    return parts[0] if len(parts) == 1 and draw(st.booleans()) else tuple(parts)
-
-
-def index_key(draw, shape):
-    """Integer arrays for the leading axes (as arrays, tensors or lists), or one boolean mask."""
-    if draw(st.integers(0, 3)) == 0:
-        return values(draw, "bool", shape[:draw(st.integers(0, len(shape)))])
-    lead = draw(st.integers(1, max(1, len(shape))))
-    index_shape = draw(shapes(max_dims=2, max_side=3))
-    return tuple(values(draw, "int64", index_shape) % (shape[i] + 1) * draw(st.sampled_from([1, -1]))
-                 if i < len(shape) else values(draw, "int64", index_shape) for i in range(lead))
-
-
-@fuzzed("__getitem__")
-def draw_getitem(draw):
-    x = tensor_arg(draw)
-    if draw(st.booleans()):
-        key = basic_key(draw, x.shape)
-        return Call(lambda m, x: x[key], [x], names=("indexing",), refuses=_ellipses(key))
-    key = index_key(draw, x.shape)
-    arrays = list(key) if isinstance(key, tuple) else [key]
-    return Call(lambda m, x, *k: x[tuple(k) if isinstance(key, tuple) else k[0]], [x] + arrays,
-                names=("indexing",), refuses=_index_refusal(arrays, writing=False, x=x))
-
-
-def _ellipses(key):
-    parts = key if isinstance(key, tuple) else (key,)
-    return DIFFERENCES["two ellipses"] if sum(k is Ellipsis for k in parts) > 1 else None
-
-
-def _index_refusal(arrays, writing, x=None):
-    """Why tinyattn may refuse x[arrays] (or a write through them) where PyTorch does not."""
-    if x is not None and x.size == 0 and arrays and arrays[0].dtype != bool:
-        return DIFFERENCES["empty bounds"]
-    masks = [a for a in arrays if a.dtype == bool]
-    if masks and (not writing or masks[0].ndim == 0):
-        return DIFFERENCES["boolean index"]
-    if writing and arrays and not masks and tinyattn.get_backend().name == "array_api_strict":
-        return DIFFERENCES["integer writes"]
-    return None
-
-
-@fuzzed("__setitem__")
-def draw_setitem(draw):
-    x = tensor_arg(draw)
-    key = basic_key(draw, x.shape) if draw(st.booleans()) else index_key(draw, x.shape)
-    arrays = list(key) if isinstance(key, tuple) and any(isinstance(k, np.ndarray) for k in key) else \
-        [key] if isinstance(key, np.ndarray) else []
-    value = scalar_arg(draw) if draw(st.booleans()) else tensor_arg(draw, shape=draw(shapes(max_dims=2)))
-
-    def write(m, x, *given):
-        k = (tuple(given[:len(arrays)]) if isinstance(key, tuple) else given[0]) if arrays else key
-        v = given[-1] if isinstance(value, np.ndarray) else value
-        if m.t is not tinyattn and arrays and isinstance(value, np.ndarray):
-            v = v.to(x.dtype)   # a write takes x's dtype, as PyTorch's basic writes (index_put refuses)
-        x[k] = v
-        return x
-    refuses = (_ellipses(key) if not arrays else None) or _index_refusal(arrays, writing=True, x=x)
-    return Call(write, [x] + arrays + ([value] if isinstance(value, np.ndarray) else []),
-                names=("setitem", "indexing"), grad=False, refuses=refuses)
 
 
 @FUZZ
