@@ -37,6 +37,8 @@ DIFFERENCES = {
     "negative base": "(-2) ** x for a uint8 x: PyTorch wraps the result into uint8; tinyattn refuses",
     "new -1": "expand with -1 for a new leading axis: PyTorch refuses it, except when another size "
               "is 0, where it returns a shape holding -1; tinyattn refuses it always",
+    "mask write": "x[mask] = v with v of 2 or more dims (leading 1s): PyTorch broadcasts them "
+                  "away; NumPy's mask writes, and so tinyattn's, take a value of at most 1 dim",
     "int16": "int8 with uint8 in arithmetic: PyTorch computes in int16, a dtype tinyattn has not",
     "boolean matmul": "a matrix product of booleans: PyTorch has none either, except of empty operands",
     "bool arithmetic": "//, % and in-place arithmetic on a mask: PyTorch computes them as integers; "

@@ -99,6 +99,8 @@ def draw_setitem(draw):
         x[k] = v
         return x
     refuses = (_ellipses(key) if not arrays else None) or _index_refusal(arrays, writing=True, x=x)
+    if arrays and arrays[0].dtype == bool and isinstance(value, np.ndarray) and value.ndim > 1:
+        refuses = refuses or DIFFERENCES["mask write"]
     return Call(write, [x] + arrays + ([value] if isinstance(value, np.ndarray) else []),
                 names=("setitem", "indexing"), grad=False, refuses=refuses)
 

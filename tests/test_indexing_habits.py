@@ -194,3 +194,11 @@ def test_integer_arrays_into_an_empty_tensor_work_on_every_backend(backend):
     x = tinyattn.zeros(0, 0, 3)
     empty = tinyattn.zeros(0, dtype="int64")
     assert x[empty, empty].shape == (0, 3)
+
+
+def test_a_mask_write_of_a_value_with_two_dims_names_setitem(backend):
+    """PyTorch drops the value's leading 1s; NumPy's mask writes take at most 1 dim and raised a
+    TypeError in their own words. tinyattn refuses it with a message naming setitem."""
+    x = tinyattn.zeros(2, 2)
+    with pytest.raises(ValueError, match=r"setitem: a value of shape \(1, 4\) cannot be broadcast"):
+        x[tinyattn.ones(2, 2) > 0] = tinyattn.ones(1, 4)

@@ -104,7 +104,7 @@ def _write(x, index, value):
     naming setitem (NumPy's words would name neither)."""
     try:
         x.data[index] = value
-    except ValueError:
+    except (ValueError, TypeError):     # NumPy: TypeError for a value of 2 dims into a mask's part
         raise ValueError(f"setitem: a value of shape {tuple(value.shape)} cannot be broadcast to the "
                          f"part of the tensor of shape {x.shape} that the index selects") from None
 
