@@ -233,3 +233,133 @@ def test_an_int_tensor_compares_with_a_float_in_the_common_dtype(backend, torch)
     i, ti = pair(torch, [1, 2, 3], "int64")
     assert_same(i > 1.5, ti > 1.5)
     assert_same(i == 2.0, ti == 2.0)
+
+
+# -- mixes and masks the fuzz suite (test_fuzz.py) found -------------------------------------------
+@pytest.mark.parametrize("op", ["__and__", "__or__"])
+def test_and_and_or_of_integers_are_refused_not_taken_as_logic(op, backend):
+    """PyTorch's & and | are bitwise on integers (2 & 1 == 0); tinyattn's are logic on masks, so
+    an integer operand is refused rather than silently answered True."""
+    with pytest.raises(TypeError, match=r"[&|]: defined for boolean tensors \(masks\), got int64"):
+        getattr(tinyattn.tensor([2]), op)(tinyattn.tensor([1]))
+
+
+def test_comparing_shapes_that_do_not_broadcast_names_the_comparison(backend):
+    """PyTorch: "The size of tensor a (2) must match the size of tensor b (3)"."""
+    with pytest.raises(ValueError, match=r"less: shapes \(2,\) and \(3,\) cannot be broadcast"):
+        tinyattn.ones(2).__lt__(tinyattn.ones(3))
+
+
+def test_masks_are_ordered_false_before_true(backend):
+    """As in PyTorch and NumPy; the array API standard orders numbers only."""
+    assert (tinyattn.tensor([False, True]) < tinyattn.tensor([True, True])).tolist() == [True, False]
+
+
+def test_int8_compared_with_uint8_uses_both_values(backend):
+    """PyTorch compares in int16; in uint8, -1 would become 255 and exceed 3."""
+    a = tinyattn.tensor(np.array([-1], dtype="int8"))
+    assert (a < tinyattn.tensor(np.array([3], dtype="uint8"))).tolist() == [True]
+
+
+def test_int8_with_uint8_in_arithmetic_is_refused_naming_the_op(backend):
+    """PyTorch computes in int16, which tinyattn has not (it failed with KeyError: int16)."""
+    a, b = tinyattn.tensor(np.array([-1], dtype="int8")), tinyattn.tensor(np.array([3], dtype="uint8"))
+    with pytest.raises(TypeError, match="add: int8 and uint8 together need int16"):
+        a + b
+
+
+@pytest.mark.parametrize("expression", [lambda m: m - m, lambda m: tinyattn.tensor([1, 2]) - m,
+                                        lambda m: tinyattn.tensor([1, 2]) - True])
+def test_subtraction_with_a_mask_is_refused_naming_sub(expression, backend):
+    """PyTorch: "Subtraction, the `-` operator, with a bool tensor is not supported"."""
+    with pytest.raises(TypeError, match="sub: subtraction with a boolean tensor"):
+        expression(tinyattn.tensor([True, False]))
+
+
+def test_subtracting_a_mask_in_place_is_refused(backend):
+    """PyTorch refuses x -= mask as x - mask; uint8 -= True was computed."""
+    x = tinyattn.tensor(np.array([3], dtype="uint8"))
+    with pytest.raises(TypeError, match="-=: subtracting a boolean tensor"):
+        x -= tinyattn.tensor([True])
+
+
+@pytest.mark.parametrize("op", ["__neg__", "relu", "abs"])
+def test_negation_relu_and_abs_of_a_mask_are_refused_naming_the_op(op, backend):
+    """PyTorch refuses all three for bool ("Negation ... on a bool tensor is not supported");
+    relu of a mask gave int64."""
+    name = {"__neg__": "neg"}.get(op, op)
+    with pytest.raises(TypeError, match=f"{name}: not defined for a boolean tensor"):
+        getattr(tinyattn.tensor([True]), op)()
+
+
+def test_arithmetic_on_two_masks_names_the_op_on_array_api_strict():
+    """NumPy and PyTorch add masks (logical or); the array API standard does not: a clear error."""
+    with tinyattn.use_backend("array_api_strict"), \
+            pytest.raises(TypeError, match="add: arithmetic on boolean tensors"):
+        tinyattn.tensor([True]) + tinyattn.tensor([False])
+
+
+def test_a_number_outside_a_uint8_tensors_range_keeps_its_value(backend, torch):
+    """PyTorch: uint8 - 4 wraps around (3 - 4 = 255) but -1 / uint8 is -1 / x in float; lifting -1
+    into uint8 failed with OverflowError (and wrapping it first would give 1 / 255)."""
+    values = np.array([3, 2], dtype="uint8")
+    x, t = tinyattn.tensor(values), torch.tensor(values)
+    for fn in (lambda a: a - 4, lambda a: -1 / a, lambda a: a < -1):
+        ours, theirs = fn(x), fn(t)
+        assert ours.dtype == name(theirs.dtype)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+
+
+def test_powers_of_integers_and_masks_follow_pytorch(backend):
+    """PyTorch: a mask ** 2 is int64, and an integer to a negative integer power is refused."""
+    assert (tinyattn.tensor([True, False]) ** 2).dtype == "int64"
+    assert (2 ** tinyattn.tensor([True, False])).tolist() == [2, 1]
+    with pytest.raises(ValueError, match=r"pow: an integer tensor \(int64\) to a negative integer power"):
+        tinyattn.tensor([2]) ** -1
+
+
+def test_floor_division_by_zero_is_checked_after_the_shapes(backend):
+    """A shape clash is the error to report, and an empty dividend divides by anything (PyTorch)."""
+    with pytest.raises(ValueError, match=r"//: shapes \(3,\) and \(2,\) cannot be broadcast"):
+        tinyattn.tensor([1, 2, 3]) // tinyattn.tensor([0, 1])
+    assert (tinyattn.zeros(0, dtype="int64") // 0).shape == (0,)
+
+
+def test_masked_fill_and_where_refuse_a_mask_that_is_not_boolean(backend):
+    """PyTorch: "masked_fill_ only supports boolean masks", "where expected condition to be a
+    boolean tensor"; NumPy would read any nonzero value as True."""
+    x = tinyattn.ones(2)
+    with pytest.raises(TypeError, match="masked_fill: the mask .* must be boolean, got int64"):
+        x.masked_fill(tinyattn.tensor([1, 0]), 0.0)
+    with pytest.raises(TypeError, match="where: the mask .* must be boolean, got float32"):
+        tinyattn.where(tinyattn.ones(2), x, x)
+
+
+def test_masked_fill_value_takes_the_tensors_dtype(backend):
+    """PyTorch: an int64 tensor filled with 0.5 stays int64 (0), a mask filled with 2 stays a mask."""
+    filled = tinyattn.tensor([1, 2]).masked_fill(tinyattn.tensor([True, False]), 0.5)
+    assert filled.dtype == "int64" and filled.tolist() == [0, 2]
+    assert tinyattn.tensor([False]).masked_fill(tinyattn.tensor([True]), 2).tolist() == [True]
+
+
+@pytest.mark.parametrize("join", [lambda a, b: tinyattn.concat([a, b]), lambda a, b: tinyattn.stack([a, b]),
+                                  lambda a, b: tinyattn.where(tinyattn.tensor([True]), a, b)])
+def test_joining_int8_with_uint8_is_refused_not_wrapped(join, backend):
+    """PyTorch joins them in int16; ours cast int8 -1 to uint8 255, silently."""
+    a, b = tinyattn.tensor(np.array([-1], dtype="int8")), tinyattn.tensor(np.array([3], dtype="uint8"))
+    with pytest.raises(TypeError, match="int8 and uint8 together need int16"):
+        join(a, b)
+
+
+def test_a_negative_base_to_uint8_powers_is_refused(backend):
+    """(-2) ** uint8 tensor: NumPy refused -2 as a uint8 (OverflowError); PyTorch wraps."""
+    with pytest.raises(ValueError, match=r"pow: a negative base \(-2\) to uint8 powers"):
+        (-2) ** tinyattn.tensor(np.array([1], dtype="uint8"))
+
+
+def test_tensor_refuses_values_outside_an_integer_dtype(backend):
+    """PyTorch: tensor(-1, dtype=uint8) is "value cannot be converted ... without overflow"."""
+    with pytest.raises(ValueError, match="tensor: values from -1 to 2 do not fit uint8"):
+        tinyattn.tensor([-1, 2], dtype="uint8")
+    with pytest.raises(ValueError, match="tensor: values from 300.5 to 300.5 do not fit int8"):
+        tinyattn.tensor(300.5, dtype="int8")

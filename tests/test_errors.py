@@ -262,8 +262,8 @@ def test_linear_with_a_weight_that_is_not_a_matrix_says_so():
 ], ids=["past C", "negative", "C = 0"])
 def test_cross_entropy_of_a_target_that_is_no_class_id_names_it(backend, logits, target, example):
     classes = logits[-1]
-    with pytest.raises(IndexError, match=rf"cross_entropy: target {example} is not a class id in "
-                                         rf"\[0, {classes}\) nor ignore_index -100"):
+    with pytest.raises(IndexError, match=rf"cross_entropy: target {example} is out of range: not a class "
+                                         rf"id in \[0, {classes}\) nor ignore_index -100"):
         F.cross_entropy(tinyattn.zeros(*logits), tinyattn.tensor(target))
 
 

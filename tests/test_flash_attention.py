@@ -170,3 +170,31 @@ def test_equals_pytorch(torch):
     np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), **TOLERANCE["float64"])
     for x, t in zip(ours, theirs):
         np.testing.assert_allclose(x.backend.to_numpy(x.grad), t.grad.numpy(), **TOLERANCE["float64"])
+
+
+@pytest.mark.parametrize("lengths", [(0, 3), (3, 0)])
+def test_flash_attention_of_empty_sequences_matches_the_reference(lengths, backend):
+    """T_q = 0 or T_k = 0 left no tile to concatenate ("need at least one array to concatenate")."""
+    t_q, t_k = lengths
+    q = tinyattn.ones(2, t_q, 4, dtype="float64", requires_grad=True)
+    k = tinyattn.ones(2, t_k, 4, dtype="float64", requires_grad=True)
+    v = tinyattn.ones(2, t_k, 5, dtype="float64", requires_grad=True)
+    out = tinyattn.flash_attention(q, k, v, block_size=2)
+    assert out.shape == (2, t_q, 5) and not out.numpy().any()
+    out.sum().backward()
+    assert k.grad.shape == k.shape and v.grad.shape == v.shape
+
+
+@pytest.mark.parametrize("attend", ["flash", "reference"])
+def test_attention_of_width_zero_gives_uniform_weights(attend, backend):
+    """1 / sqrt(0) raised ZeroDivisionError; PyTorch's SDPA gives the mean of the values there."""
+    q, k = tinyattn.zeros(1, 0), tinyattn.zeros(2, 0)
+    v = tinyattn.tensor([[1.0], [3.0]])
+    fn = flash_attention if attend == "flash" else scaled_dot_product_attention
+    assert fn(q, k, v).tolist() == [[2.0]]
+
+
+def test_flash_attention_takes_a_0d_mask(backend):
+    """A mask broadcasts like the scores; flash's tiles read its last two axes, which a 0-d one lacks."""
+    q = tinyattn.ones(2, 3)
+    assert tinyattn.flash_attention(q, q, q, mask=tinyattn.tensor(True)).shape == (2, 3)

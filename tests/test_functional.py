@@ -367,3 +367,77 @@ def test_logsumexp_of_a_row_with_infinities_matches_pytorch(backend, torch, row)
         expected.sum().backward()
         np.testing.assert_array_equal(y.numpy(), expected.detach().numpy())
         np.testing.assert_array_equal(x.backend.to_numpy(x.grad), t.grad.numpy())       # nan where torch's is
+
+
+# -- edge cases the fuzz suite (test_fuzz_functional.py) found -----------------------------------
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+def test_softmaxes_of_a_0d_tensor_follow_pytorch(name, backend):
+    """PyTorch: softmax(tensor(2.), 0) is 1, log_softmax 0, logsumexp 2 (ours: tuple index out of range)."""
+    assert getattr(F, name)(tinyattn.tensor(2.0), dim=0).item() == {"softmax": 1.0, "log_softmax": 0.0,
+                                                                     "logsumexp": 2.0}[name]
+
+
+def test_logsumexp_of_integers_is_float32_and_of_an_empty_axis_minus_inf(backend):
+    """PyTorch: logsumexp of uint8 is float32 (NumPy's exp gave float16), of nothing -inf."""
+    out = F.logsumexp(tinyattn.tensor(np.array([1, 2], dtype="uint8")), dim=0)
+    assert out.dtype == "float32" and abs(out.item() - math.log(math.e + math.e ** 2)) < 1e-6
+    assert F.logsumexp(tinyattn.zeros(2, 0), dim=1).tolist() == [-math.inf, -math.inf]
+
+
+def test_logsumexp_over_dim_empty_tuple_reduces_every_axis(backend):
+    """As sum(dim=()) (PyTorch's own logsumexp fails on dim=() with a broadcast error)."""
+    assert F.logsumexp(tinyattn.zeros(2, 2), dim=()).item() == pytest.approx(math.log(4.0))
+
+
+@pytest.mark.parametrize("mode", ["fused", "reference"])
+def test_cross_entropy_with_no_classes_names_the_target(mode, backend):
+    """PyTorch: IndexError "Target -1 is out of bounds"; ours reshaped with an ambiguous -1."""
+    with tinyattn.reference_mode(mode == "reference"), \
+            pytest.raises(IndexError, match=r"cross_entropy: target 0 is out of range"):
+        F.cross_entropy(tinyattn.zeros(2, 0), tinyattn.tensor([0, 0]))
+
+
+def test_layer_norm_over_no_axes_is_refused_naming_layer_norm(backend):
+    """PyTorch: "Expected normalized_shape to be at least 1-dimensional"."""
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape must name at least one axis"):
+        F.layer_norm(tinyattn.ones(3), ())
+
+
+def test_linear_of_masks_is_refused_and_of_empty_rows_works(backend):
+    """PyTorch has no boolean matrix product; an empty batch reshaped with -1 was ambiguous."""
+    with pytest.raises(TypeError, match="linear: no matrix product of boolean tensors"):
+        F.linear(tinyattn.tensor([True]), tinyattn.tensor([[True]]))
+    x = tinyattn.zeros(0, 0, dtype="float64", requires_grad=True)
+    w = tinyattn.zeros(2, 0, dtype="float64", requires_grad=True)
+    F.linear(x, w).sum().backward()
+    assert F.linear(x, w).shape == (0, 2) and w.grad.shape == (2, 0)
+
+
+def test_embedding_errors_name_embedding(backend):
+    """The errors named "indexing", which the user never called; PyTorch refuses boolean ids."""
+    weight = tinyattn.zeros(3, 2)
+    with pytest.raises(TypeError, match="embedding: ids must be integers, got bool"):
+        F.embedding(tinyattn.tensor([True]), weight)
+    with pytest.raises(IndexError, match=r"embedding: index 3 is out of range .*ids must be in \[0, 3\)"):
+        F.embedding(tinyattn.tensor([3]), weight)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_no_classes_and_every_target_ignored_follows_pytorch(reduction, backend):
+    """PyTorch: a mean of no position is nan, a sum 0, each position 0."""
+    loss = F.cross_entropy(tinyattn.zeros(2, 0), tinyattn.tensor([-100, -100]), reduction=reduction)
+    expected = {"mean": [math.nan], "sum": [0.0], "none": [0.0, 0.0]}[reduction]
+    np.testing.assert_array_equal(loss.numpy().reshape(-1), expected)
+
+
+def test_cross_entropy_takes_uint8_targets_with_a_negative_ignore_index(backend):
+    """Comparing uint8 targets with -100 failed on array_api_strict (OverflowError)."""
+    loss = F.cross_entropy(tinyattn.zeros(2, 3), tinyattn.tensor(np.array([1, 2], dtype="uint8")))
+    assert loss.item() == pytest.approx(math.log(3.0))
+
+
+def test_dropout_in_training_refuses_integers(backend):
+    """Keeping values scaled by 1 / (1 - p) needs floats (ours turned a mask into float32)."""
+    with pytest.raises(TypeError, match="dropout: the input must be floating point, got bool"):
+        F.dropout(tinyattn.tensor([True]), 1.0)
+    assert F.dropout(tinyattn.tensor([True]), 0.5, training=False).dtype == "bool"

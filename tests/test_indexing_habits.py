@@ -112,7 +112,7 @@ def test_a_float_or_bool_index_is_refused_rather_than_truncated(key, backend):
 
 
 def test_a_0d_float_tensor_index_is_refused(backend):
-    with pytest.raises(IndexError, match=r"tensor\(1\..*\) is not a valid index"):
+    with pytest.raises(IndexError, match=r"a 0-d float32 tensor is not a valid index"):
         tinyattn.tensor(values())[tinyattn.tensor(1.0)]
 
 
@@ -172,3 +172,33 @@ def test_a_value_on_another_backend_is_named():
     with pytest.raises(TypeError, match="setitem: the tensor lives on backend 'numpy', the value on "
                                         "'array_api_strict'"):
         x[0] = value
+
+
+def test_writing_a_value_that_does_not_fit_names_setitem(backend):
+    """PyTorch: "shape mismatch: value tensor of shape [2] cannot be broadcast to indexing result
+    of shape [3]"; NumPy's words named neither setitem nor the tensor."""
+    x = tinyattn.zeros(3)
+    with pytest.raises(ValueError, match=r"setitem: a value of shape \(2,\) cannot be broadcast"):
+        x[:] = tinyattn.ones(2)
+
+
+def test_writing_through_a_key_with_none_works_on_every_backend(backend):
+    """x[None, 1] = v as in PyTorch; the array API standard's setitem takes no None."""
+    x = tinyattn.zeros(3)
+    x[None, 1] = 5.0
+    assert x.tolist() == [0.0, 5.0, 0.0]
+
+
+def test_integer_arrays_into_an_empty_tensor_work_on_every_backend(backend):
+    """x[i, j] merges the indexed axes with reshape(-1, ...), ambiguous for an empty x."""
+    x = tinyattn.zeros(0, 0, 3)
+    empty = tinyattn.zeros(0, dtype="int64")
+    assert x[empty, empty].shape == (0, 3)
+
+
+def test_a_mask_write_of_a_value_with_two_dims_names_setitem(backend):
+    """PyTorch drops the value's leading 1s; NumPy's mask writes take at most 1 dim and raised a
+    TypeError in their own words. tinyattn refuses it with a message naming setitem."""
+    x = tinyattn.zeros(2, 2)
+    with pytest.raises(ValueError, match=r"setitem: a value of shape \(1, 4\) cannot be broadcast"):
+        x[tinyattn.ones(2, 2) > 0] = tinyattn.ones(1, 4)

@@ -35,3 +35,18 @@ def test_matmul_in_float32_matches_torch(shapes, backend, torch):
 
 def test_matmul_function_is_the_operator(backend, torch):
     check_op(torch, [(2, 3, 4), (4, 2)], lambda a, b: torch.matmul(a, b), tinyattn.matmul)
+
+
+def test_matmul_of_masks_is_refused_naming_matmul(backend):
+    """PyTorch has no boolean matrix product ("addmm_impl_cpu_" not implemented for 'Bool')."""
+    mask = tinyattn.tensor([[True, False]])
+    with pytest.raises(TypeError, match="matmul: no matrix product of boolean tensors"):
+        mask @ mask.T
+
+
+def test_matmul_of_an_empty_batch_with_a_shared_weight_backpropagates(backend):
+    """The backward folded the batch with reshape(-1, k): ambiguous, hence an error, for 0 rows."""
+    x = tinyattn.zeros(1, 0, 0, dtype="float64", requires_grad=True)
+    w = tinyattn.zeros(0, 2, dtype="float64", requires_grad=True)
+    (x @ w).sum().backward()
+    assert w.grad.shape == (0, 2) and x.grad.shape == (1, 0, 0)

@@ -134,3 +134,27 @@ def test_numpy_integers_and_0d_integer_tensors_are_sizes(backend):
 def test_a_negative_size_without_a_meaning_is_a_value_error_naming_the_op(backend, call, op, message):
     with pytest.raises(ValueError, match=f"{op}: {message}"):
         call()
+
+
+def test_size_of_a_0d_tensor_along_an_axis_names_size(backend):
+    """PyTorch: IndexError "Dimension specified as 0 but tensor has no dimensions"; ours was a bare
+    "tuple index out of range"."""
+    with pytest.raises(IndexError, match="size: dim 0 is out of range for a 0-d tensor"):
+        tinyattn.tensor(3.0).size(0)
+
+
+def test_transpose_of_a_0d_tensor_is_the_tensor(backend):
+    """PyTorch lets 0 and -1 name a 0-d tensor's axis: transpose(0, -1) gives it back."""
+    assert tinyattn.tensor(3.0).transpose(0, -1).item() == 3.0
+
+
+def test_expand_to_sizes_that_do_not_fit_names_expand(backend):
+    """The error named broadcast_to, which the user never called."""
+    with pytest.raises(ValueError, match=r"expand: cannot expand shape \(0,\) to \(1,\)"):
+        tinyattn.zeros(0).expand(1)
+
+
+def test_split_of_an_empty_axis_gives_one_empty_piece(backend):
+    """As PyTorch: zeros(0).split(2) is (tensor([]),); ours gave no piece at all."""
+    pieces = tinyattn.zeros(0).split(2)
+    assert len(pieces) == 1 and pieces[0].shape == (0,)

@@ -183,3 +183,40 @@ def test_var_and_std_take_pytorchs_positional_unbiased(backend, torch, op, args)
 def test_var_refuses_both_spellings_of_the_correction():
     with pytest.raises(TypeError, match="var: give unbiased or correction, not both"):
         tinyattn.randn(3).var(0, True, correction=0)
+
+
+# -- functions of tinyattn the fuzz suite (test_fuzz_functional.py) found wanting ------------------
+@pytest.mark.parametrize("fn", [tinyattn.tril, tinyattn.triu])
+def test_tril_and_triu_keep_the_dtype_and_need_a_matrix(fn, backend):
+    """PyTorch: tril of a mask is a mask (ours promoted it with the 0 to int64), and of a vector
+    an error ("tril: input tensor must have at least 2 dimensions"); ours was an IndexError."""
+    assert fn(tinyattn.tensor([[True, True], [True, True]])).dtype == "bool"
+    with pytest.raises(ValueError, match=fn.__name__ + r": expects a matrix or a batch of matrices"):
+        fn(tinyattn.ones(3))
+
+
+@pytest.mark.parametrize("fn", [tinyattn.sin, tinyattn.cos])
+def test_sin_and_cos_of_integers_are_float32(fn, backend):
+    """As PyTorch (and exp here); NumPy computes sin of a uint8 or a mask in float16."""
+    assert fn(tinyattn.tensor(np.array([1], dtype="uint8"))).dtype == "float32"
+
+
+def test_arange_against_the_sign_of_its_step_or_of_booleans_is_refused(backend):
+    """PyTorch: "upper bound and lower bound inconsistent with step sign"; NumPy gives []."""
+    with pytest.raises(ValueError, match="arange: a step of 1 never gets from start 3 to stop 0"):
+        tinyattn.arange(3, 0)
+    with pytest.raises(TypeError, match="arange: a range of booleans"):
+        tinyattn.arange(2, dtype="bool")
+
+
+def test_full_with_a_number_outside_a_small_dtype_wraps_around(backend):
+    """PyTorch: full((2,), -1, dtype=uint8) is 255; the backends refused -1 (OverflowError)."""
+    assert tinyattn.full((2,), -1, dtype="uint8").tolist() == [255, 255]
+
+
+def test_arange_of_an_integer_dtype_wants_integers(backend):
+    """PyTorch casts arange(0, 1, 0.5, dtype=int64) in a way of its own; uint8 has no -1."""
+    with pytest.raises(TypeError, match=r"arange: an integer dtype \(int64\) needs integer start"):
+        tinyattn.arange(0, 1, 0.5, dtype="int64")
+    with pytest.raises(ValueError, match="arange: uint8 has no negative values"):
+        tinyattn.arange(-1, 2, dtype="uint8")

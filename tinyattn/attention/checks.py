@@ -4,9 +4,17 @@ scaled_dot_product_attention, flash_attention and window_attention take the same
 so they reject the same mistakes with the same words, once, where the user's call enters (the
 Functions inside trust their arguments). Masks are checked by masks.checked_mask.
 """
+import math
+
 from ..engine.dtypes import FLOAT_DTYPES
 from ..engine.ops.broadcast import broadcast_shape
 from ..engine.tensor import Tensor
+
+
+def default_scale(d):
+    """1 / sqrt(d), the scale of the scores; 1 for d = 0, where every score is 0 whatever the scale
+    (1 / sqrt(0) failed with ZeroDivisionError; PyTorch's weights are uniform there)."""
+    return 1.0 / math.sqrt(d) if d else 1.0
 
 
 def check_qkv(op, query, key, value, same_length=False):

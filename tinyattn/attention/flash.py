@@ -23,14 +23,13 @@ P = exp(S - lse). One more matmul per tile buys O(T) memory. With dO = dL/dout, 
     dV += P^T dO,   dP = dO V^T,   dS = P * (dP - D),   dQ += dS K * scale,   dK += dS^T Q * scale
 where D_i = sum_j P_ij dP_ij = dO_i . out_i (softmax's backward), computed once from dO and out.
 """
-import math
 
 from ..backend import backend_of, namespace
 from ..engine.autograd import Function
 from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
 from ..functional.softmax_backward import softmax_backward
-from .checks import check_qkv
+from .checks import check_qkv, default_scale
 from .masks import causal_allowed, checked_mask, masked_fill_value, query_position
 
 
@@ -52,8 +51,9 @@ def flash_attention(query, key, value, mask=None, is_causal=False, scale=None, b
         raise ValueError(f"flash_attention: block_size must be a positive integer, got {block_size!r}")
     scores = batch + (query.shape[-2], key.shape[-2])
     if mask is not None:
-        mask = checked_mask("flash_attention", mask, scores, query.backend).data
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+        mask = checked_mask("flash_attention", mask, scores, query.backend)
+        mask = mask.reshape((1,) * (2 - mask.ndim) + mask.shape).data     # tiles slice its last two axes
+    scale = default_scale(query.shape[-1]) if scale is None else float(scale)
     return FlashAttention.apply(query, key, value, mask=mask, is_causal=bool(is_causal), scale=scale,
                                 tile=block_size)
 
@@ -78,7 +78,9 @@ class FlashAttention(Function):
         t_q, t_k = q.shape[-2], k.shape[-2]
         batch = broadcast_shape("flash_attention", q.shape[:-2], k.shape[:-2], v.shape[:-2])
         lowest = masked_fill_value(q.dtype, xp)       # finite: max and exp never meet inf - inf
-        outs, lses = [], []
+        # an empty first piece, so that T_q = 0 (no tile at all) concatenates to an empty output
+        outs = [backend.zeros(batch + (0, v.shape[-1]), q.dtype)]
+        lses = [backend.zeros(batch + (0, 1), q.dtype)]
         for qs in _tiles(0, t_q, tile):
             rows = batch + (qs.stop - qs.start,)
             q_tile = q[..., qs, :] * scale                     # scaling q is cheaper than scaling s
@@ -115,7 +117,8 @@ class FlashAttention(Function):
         lowest = masked_fill_value(q.dtype, xp)
         delta = xp.sum(g * out, axis=-1, keepdims=True)         # D_i = dO_i . out_i   (..., T_q, 1)
         dq = backend.zeros(batch + q.shape[-2:], q.dtype)       # summed over broadcast axes at the end
-        dks, dvs = [], []
+        dks = [backend.zeros(k.shape[:-2] + (0, k.shape[-1]), q.dtype)]        # as outs: T_k = 0
+        dvs = [backend.zeros(v.shape[:-2] + (0, v.shape[-1]), q.dtype)]
         # keys outside, queries inside: a key tile's dK and dV are finished when its loop ends
         for ks in _tiles(0, t_k, tile):
             k_tile, v_tile = k[..., ks, :], v[..., ks, :]

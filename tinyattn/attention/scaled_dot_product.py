@@ -6,11 +6,10 @@ two random d-dim vectors has variance d; without the scale the softmax saturates
 gradient vanishes). A softmax over the keys turns similarities into weights that sum to 1, and
 the output for query i is the weighted average of the values: sum_j w_ij v_j.
 """
-import math
 
 from ..engine.tensor_functions import where
 from ..functional import dispatch as F
-from .checks import check_qkv
+from .checks import check_qkv, default_scale
 from .masks import causal_mask, checked_mask, masked_fill_value
 
 
@@ -30,7 +29,7 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0, is
     mask = attn_mask if mask is None else mask
     check_qkv("scaled_dot_product_attention", query, key, value)
     d = query.shape[-1]
-    scores = (query @ key.transpose(-2, -1)) * (1.0 / math.sqrt(d) if scale is None else scale)
+    scores = (query @ key.transpose(-2, -1)) * (default_scale(d) if scale is None else scale)
     allowed = _allowed(mask, is_causal, scores)
     if allowed is not None:
         scores = where(allowed, scores, masked_fill_value(scores.data.dtype, scores.backend.xp))

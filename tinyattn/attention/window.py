@@ -33,7 +33,6 @@ per chunk, with g = dL/dy in chunks:
     dL/dq = dL/ds k,   dL/dk = dL/ds^T q
 and each chunk of keys (and values) collects its gradient from the two query chunks that saw it.
 """
-import math
 
 from ..backend import backend_of, namespace
 from ..engine.autograd import Function
@@ -42,7 +41,7 @@ from ..engine.ops.broadcast import broadcast_shape, unbroadcast
 from ..engine.ops.matmul import swap_last
 from ..engine.tensor import Tensor
 from ..functional.softmax_backward import softmax_backward
-from .checks import check_qkv
+from .checks import check_qkv, default_scale
 from .masks import masked_fill_value
 
 
@@ -69,7 +68,7 @@ def window_attention(query, key, value, window, scale=None, mask=None):
     broadcast_shape("window_attention (leading axes of query, key, value, mask)",
                     query.shape[:-2], key.shape[:-2], value.shape[:-2],
                     () if keep is None else tuple(keep.shape[:-1]))
-    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    scale = default_scale(d) if scale is None else float(scale)
     # a window reaching back past position 0 is plain causal attention; chunks wider than T waste work
     return WindowAttention.apply(query, key, value, window=min(window, t), scale=scale, keep=keep)
 

@@ -19,11 +19,14 @@ skip (Tensor's methods are one-line calls into them):
     indexing.py       reading an index key (x[1:3, None], x[i, j]) into what ops/index.py takes
     inplace.py        writing into a tensor: x += y, x[mask] = 0, and when autograd allows it
     conversion.py     x.to(backend or dtype), x.float(), x.item(), float(x)
-    comparisons.py    x < y, mask & causal, ~mask, argmax: boolean or integer results, no gradient
+    comparisons.py    x < y, mask & causal, ~mask, argmax: boolean or integer results, no gradient;
+                      masked_fill and where, which take a mask
+    reductions.py     sum, mean, max, min by PyTorch's dtype rules: integers sum to int64, mean
+                      of floats only, no max of an empty axis
     reshaping.py      flatten, unsqueeze, squeeze, expand, transpose, t, mT, split, composed
                       from the shape primitives
     extra_ops.py      PyTorch's operators a Transformer does not need, with their backward:
-                      //, %, maximum, abs, base ** x, var and std
+                      //, %, maximum, abs, x ** p and base ** x, var and std
 
 And the functions built on Tensor:
 

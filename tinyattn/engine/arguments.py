@@ -36,6 +36,11 @@ def to_array(data, backend, dtype):
                             "(an integer beyond int64, or objects that are not numbers?)") from None
         if dtype is None and host.dtype == np.float64:
             dtype = "float32"
+        if dtype is not None and host.dtype.kind in "if" and "int" in dtype and host.size:
+            bounds = np.iinfo(dtype)        # tensor([-1], dtype="uint8") is an error in PyTorch
+            if host.min() < bounds.min or host.max() > bounds.max:
+                raise ValueError(f"tensor: values from {host.min()} to {host.max()} do not fit "
+                                 f"{dtype}") from None
         return backend.asarray(known_dtype(host, dtype, backend), dtype)
     return backend.asarray(known_dtype(source.to_numpy(data), dtype, backend), dtype)
 
@@ -48,6 +53,26 @@ def known_dtype(host, dtype, backend):
         return host
     kind = "str" if host.dtype.kind in "US" else host.dtype.name
     raise TypeError(f"tensor: {kind} data has no tinyattn dtype; tinyattn has {', '.join(backend.dtypes)}")
+
+
+_NARROW = {"uint8": (0, 255), "int8": (-128, 127), "int32": (-2**31, 2**31 - 1)}
+
+
+def lift(x, other):
+    """`other` as a tensor of x's backend (Tensor._lift). A Python number takes x's dtype: a float
+    tensor keeps its dtype, an int tensor with an int too; otherwise the number's own kind (bool + 1
+    is int64, int + 0.5 float32), and the op promotes, as PyTorch."""
+    if is_tensor(other):
+        return other
+    if isinstance(other, (int, float)) and not isinstance(other, bool):
+        if x.dtype.startswith("float") or (isinstance(other, int) and x.dtype != "bool"):
+            dtype = x.dtype
+        else:
+            dtype = "int64" if isinstance(other, int) else "float32"
+        if dtype in _NARROW and not _NARROW[dtype][0] <= other <= _NARROW[dtype][1]:
+            dtype = "int64"     # uint8 - 1: the op casts -1 (wrapping, as PyTorch), 3 / -1 is -3.0
+        return x._make(x.backend.asarray(other, dtype), False, None)
+    return x._make(to_array(other, x.backend, None), False, None)
 
 
 def ragged_at(values, dim=0):
@@ -133,7 +158,7 @@ def reduce_args(op, ndim, axis, dim, keepdims, keepdim):
     """Normalise (axis | dim, keepdims | keepdim) to (a tuple of axes >= 0, a bool)."""
     axis = dim if dim is not None else axis
     keep = keepdim if keepdim is not None else keepdims
-    if axis is None:
+    if axis is None or (isinstance(axis, (tuple, list)) and not axis):    # dim=(): all, as PyTorch
         return tuple(range(ndim)), keep
     axes = dim_arg(op, axis if isinstance(axis, (tuple, list)) else (axis,), ndim)
     if ndim == 0:       # PyTorch lets 0 and -1 name the single "axis" of a 0-d tensor; there is none

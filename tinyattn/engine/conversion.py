@@ -9,6 +9,7 @@ Cast primitive, so gradients flow back through it (only to floating dtypes, as i
 import numpy as np
 
 from ..backend import DTYPE_NAMES, get_backend
+from .arguments import dim_arg
 from .dtypes import FLOAT_DTYPES
 from .ops.elementwise import Cast
 
@@ -51,6 +52,15 @@ def to_float64(x):
 def to_int64(x):
     """x.long(): x.to(dtype="int64"), the dtype of token ids and class targets."""
     return x.to(dtype="int64")
+
+
+def size(x, dim=None):
+    """x.size(): the shape, or x.size(dim) the size of one axis (PyTorch's spelling)."""
+    if dim is None:
+        return x.shape
+    if x.ndim == 0:         # dim_arg lets 0 and -1 name a 0-d tensor's axis for reductions
+        raise IndexError(f"size: dim {dim} is out of range for a 0-d tensor, which has no axes")
+    return x.shape[dim_arg("size", dim, x.ndim)]
 
 
 def item(x):

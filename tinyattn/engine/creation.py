@@ -5,6 +5,8 @@ Shapes may be given as separate ints or one tuple: zeros(2, 3) == zeros((2, 3)).
 """
 import math
 
+import numpy as np
+
 from ..backend import get_backend
 from .arguments import shape_arg
 from .tensor import Tensor
@@ -51,6 +53,8 @@ def full(shape, value, dtype=None, requires_grad=False, backend=None):
     def make(b, s, dt):
         kind = b.dtype_names[dt]
         fill = bool(value) if kind == "bool" else int(value) if "int" in kind else float(value)
+        if "int" in kind:       # -1 in uint8 is 255, as PyTorch (the backend would refuse it)
+            fill = int(np.asarray(fill).astype(kind))
         return b.full(s, fill, dt)
     return _filled("full", make, (shape,), dtype, requires_grad, backend)
 
@@ -80,15 +84,28 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, backend=No
     (as PyTorch) unless a dtype is asked for; any float argument gives float32."""
     if stop is None:
         start, stop = 0, start
+    integers = all(isinstance(v, int) for v in (start, stop, step))
+    b = get_backend(backend)
+    dt = b.dtype(dtype or ("int64" if integers else "float32"))
+    _check_range(start, stop, step, b.dtype_names[dt], integers)
+    data = b.arange(start, stop, step, dt)
+    return Tensor._make(data, False, None).requires_grad_(requires_grad)
+
+
+def _check_range(start, stop, step, name, integers):
+    """The ranges PyTorch refuses, which NumPy would make something of (an empty range, wrapped
+    or truncated values), as errors naming arange."""
     if not all(math.isfinite(v) for v in (start, stop, step)):
         raise ValueError(f"arange: start, stop and step must be finite, got {start}, {stop}, {step}")
     if step == 0:
         raise ValueError("arange: step must be nonzero")
-    if (stop - start) * step < 0:       # NumPy would return an empty range; PyTorch raises too
+    if name == "bool":
+        raise TypeError("arange: a range of booleans is not defined (PyTorch refuses it too)")
+    if "int" in name and not integers:
+        raise TypeError(f"arange: an integer dtype ({name}) needs integer start, stop and step, "
+                        f"got {start}, {stop}, {step}")
+    if name == "uint8" and min(start, stop) < 0:
+        raise ValueError(f"arange: uint8 has no negative values, got {start} to {stop}")
+    if (stop - start) * step < 0:           # PyTorch refuses; NumPy gives an empty range
         raise ValueError(f"arange: a step of {step} never gets from start {start} to stop {stop}; "
                          "its sign must be that of stop - start")
-    if dtype is None:
-        dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
-    b = get_backend(backend)
-    data = b.arange(start, stop, step, b.dtype(dtype))
-    return Tensor._make(data, False, None).requires_grad_(requires_grad)

@@ -4,16 +4,17 @@ x.var(), x.std(); tinyattn.maximum(a, b)) so that PyTorch code runs, but they ar
 primitives of the core: a learner can skip this file.
 
 Each is a Function with its backward beside its forward, as in ops/, plus the rules PyTorch
-gives it (signs, integer division by zero, the spellings of Bessel's correction).
+gives it (signs, integer division by zero, the spellings of Bessel's correction). -x and relu
+of the core pass through here for one rule of PyTorch's: neither is defined for a mask.
 """
 import math
 
 from ..backend import namespace
 from .arguments import reduce_args
 from .autograd import Function
-from .dtypes import FLOAT_DTYPES, dtype_kind
-from .ops.broadcast import unbroadcast
-from .ops.elementwise import Binary
+from .dtypes import FLOAT_DTYPES, check_mix, dtype_kind, require_floating
+from .ops.broadcast import broadcast_shape, unbroadcast
+from .ops.elementwise import Binary, Neg, Pow, Relu
 from .ops.reduce import expand_reduced
 
 
@@ -73,8 +74,10 @@ def _divide_floor(op, a, b):
     inputs: floor is flat almost everywhere, and a zero gradient would only hide a mistake."""
     if "bool" in (a.dtype, b.dtype):
         raise TypeError(f"{op}: arithmetic on a boolean tensor (a mask); convert it first (x.long())")
+    check_mix(op, [a.dtype, b.dtype])
+    broadcast_shape(op, a.shape, b.shape)       # a shape clash, before a zero divisor
     xp = a.backend.xp
-    if dtype_kind(a.dtype) == dtype_kind(b.dtype) == 1 and bool(xp.any(b.data == 0)):
+    if dtype_kind(a.dtype) == dtype_kind(b.dtype) == 1 and a.numel() and bool(xp.any(b.data == 0)):
         raise ZeroDivisionError(f"{op}: integer division by zero")
     if op == "//":
         return FloorDivide.apply(a.detach(), b.detach())
@@ -102,7 +105,27 @@ class Maximum(Binary):
 
 def absolute(x):
     """|x| as x * sign(x), with sign(x) a constant: d/dx = sign(x), 0 at 0 as in PyTorch."""
+    refuse_bool("abs", x)
     return x * x._make(x.backend.xp.sign(x.data), False, None)
+
+
+def negative(x):
+    """-x (Tensor.__neg__); refused for a boolean tensor, as in PyTorch."""
+    refuse_bool("neg", x)
+    return Neg.apply(x)
+
+
+def relu(x):
+    """max(x, 0) (Tensor.relu); refused for a boolean tensor, as in PyTorch."""
+    refuse_bool("relu", x)
+    return Relu.apply(x)
+
+
+def refuse_bool(op, x):
+    """A TypeError naming the op for a boolean x (NumPy would give int64 or a message of its own)."""
+    if x.data.dtype == x.backend.xp.bool:
+        raise TypeError(f"{op}: not defined for a boolean tensor (a mask), as in PyTorch; "
+                        "invert a mask with ~, or convert it first (x.long())")
 
 
 class RPow(Function):
@@ -128,13 +151,32 @@ class RPow(Function):
         return (g * math.nan,)
 
 
+def power(x, exponent):
+    """x ** exponent for a Python number exponent (Tensor.__pow__): the Pow primitive. A boolean x
+    counts as int64 (PyTorch's result); an integer x to a negative integer power is refused, as
+    PyTorch refuses it (the result would not be an integer)."""
+    if not isinstance(exponent, (int, float)):
+        raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}; "
+                        "for a tensor exponent write exp(y * log(x))")
+    if x.dtype not in FLOAT_DTYPES:
+        if isinstance(exponent, int) and exponent < 0:
+            raise ValueError(f"pow: an integer tensor ({x.dtype}) to a negative integer power "
+                             f"({exponent}) is not an integer; convert it first, e.g. x.float()")
+        x = x.long() if x.dtype == "bool" else x
+    return Pow.apply(x, exponent=exponent)
+
+
 def rpow(x, base):
     """base ** x for a Python number base (Tensor.__rpow__); an integer x with a float base is
     computed in float32, as PyTorch (2.5 ** arange(3))."""
     if not isinstance(base, (int, float)) or isinstance(base, bool):
         raise TypeError(f"pow: the base must be a Python number, got {type(base).__name__}; "
                         "for a tensor base write exp(x * log(base))")
-    x = x.float() if isinstance(base, float) and x.dtype not in FLOAT_DTYPES else x
+    if x.dtype not in FLOAT_DTYPES:
+        x = x.float() if isinstance(base, float) else x.long() if x.dtype == "bool" else x
+    if x.dtype == "uint8" and base < 0:
+        raise ValueError(f"pow: a negative base ({base}) to uint8 powers has no uint8 result; "
+                         "convert the exponents first, e.g. x.long()")
     return RPow.apply(x, base=base)
 
 
@@ -149,10 +191,13 @@ class Var(Function):
         xp = namespace(x)
         centred = x - xp.mean(x, axis=axes, keepdims=True)
         n = math.prod(x.shape[a] for a in axes)
-        # with no more elements than the correction, the variance is undefined: NaN, as PyTorch
-        inverse = 1.0 / (n - correction) if n > correction else math.nan
+        inverse = 1.0 / (n - correction) if n > correction else math.inf
         self.saved = (centred, axes, keepdims, 2.0 * inverse)
-        return xp.sum(centred * centred, axis=axes, keepdims=keepdims) * inverse
+        total = xp.sum(centred * centred, axis=axes, keepdims=keepdims)
+        if n > correction:
+            return total * inverse
+        # no more elements than the correction: sum / 0, as PyTorch: inf, or nan for a sum of 0
+        return xp.where(total > 0, xp.full_like(total, math.inf), xp.full_like(total, math.nan))
 
     def backward(self, g):
         xp = namespace(g)
@@ -164,15 +209,21 @@ def var(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=Non
     """Variance, unbiased by default (correction=1) as in PyTorch; NumPy's default is 0.
     The second positional argument is PyTorch's `unbiased` (x.var(0, False): correction 0)."""
     axes, keep = reduce_args("var", x.ndim, axis, dim, keepdims, keepdim)
+    require_floating("var", x)
     correction = _correction("var", unbiased, correction)
     return Var.apply(x, axes=axes, keepdims=keep, correction=correction)
 
 
 def std(x, axis=None, unbiased=None, keepdims=False, *, correction=None, dim=None, keepdim=None):
-    """Standard deviation: the square root of var, unbiased by default (correction=1)."""
+    """Standard deviation: the square root of var, unbiased by default (correction=1). Where the
+    variance is 0 (constant values) the gradient is 0, as in PyTorch: sqrt's own slope there is
+    infinite, and inf times var's zero gradient would be nan."""
     axes, keep = reduce_args("std", x.ndim, axis, dim, keepdims, keepdim)
+    require_floating("std", x)
     correction = _correction("std", unbiased, correction)
-    return Var.apply(x, axes=axes, keepdims=keep, correction=correction).sqrt()
+    variance = Var.apply(x, axes=axes, keepdims=keep, correction=correction)
+    zero = variance == 0
+    return variance.masked_fill(zero, 1.0).sqrt().masked_fill(zero, 0.0)
 
 
 def _correction(op, unbiased, correction):

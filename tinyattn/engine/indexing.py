@@ -69,7 +69,8 @@ def scalars_as_ints(key):
                 raise TypeError
             out.append(_as_int(scalar))
         except TypeError:
-            raise IndexError(f"indexing: {k!r} is not a valid index; indices are integers, slices, "
+            what = f"a 0-d {k.dtype} tensor" if is_tensor(k) else repr(k)
+            raise IndexError(f"indexing: {what} is not a valid index; indices are integers, slices, "
                              "None, ... and integer tensors (or a boolean mask, to write)") from None
     return tuple(out)
 
@@ -113,7 +114,7 @@ def checked_arrays(x, parts):
     return [index_array(x, k, axis) for axis, k in enumerate(parts)]
 
 
-def index_array(x, k, axis, allow_negative=True):
+def index_array(x, k, axis, allow_negative=True, op="indexing"):
     """An integer index into axis `axis` of x, as a backend array: checked, negatives wrapped
     (or, with allow_negative=False, refused, as an embedding's ids are).
 
@@ -123,7 +124,7 @@ def index_array(x, k, axis, allow_negative=True):
     k = array_of(x, k)
     kind = backend.dtype_names.get(k.dtype, str(k.dtype))
     if not kind.startswith(("int", "uint")):
-        raise IndexError(f"indexing: index arrays must hold integers, got {kind}")
+        raise IndexError(f"{op}: index arrays must hold integers, got {kind}")
     n, xp = x.shape[axis], backend.xp
     if math.prod(k.shape) > 0:
         low, high = backend.to_numpy(xp.stack([xp.min(k), xp.max(k)])).tolist()
@@ -131,7 +132,7 @@ def index_array(x, k, axis, allow_negative=True):
         if low < smallest or high >= n:
             bad = low if low < smallest else high
             allowed = "" if allow_negative else f"; ids must be in [0, {n})"
-            raise IndexError(f"indexing: index {bad} is out of range for axis {axis} of size {n} "
+            raise IndexError(f"{op}: index {bad} is out of range for axis {axis} of size {n} "
                              f"(tensor of shape {x.shape}){allowed}")
         if low < 0:
             k = xp.where(k < 0, k + n, k)
@@ -154,7 +155,8 @@ def gather(x, index_arrays):
     flat = index_arrays[0]
     for axis in range(1, len(index_arrays)):           # row-major position in the merged axes
         flat = flat * x.shape[axis] + index_arrays[axis]
-    merged = x if len(index_arrays) == 1 else x.reshape((-1,) + x.shape[len(index_arrays):])
+    lead = len(index_arrays)        # the merged size written out: -1 is ambiguous for an empty x
+    merged = x if lead == 1 else x.reshape((math.prod(x.shape[:lead]),) + x.shape[lead:])
     return Gather.apply(merged, index=flat)
 
 

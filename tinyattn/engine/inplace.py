@@ -32,6 +32,8 @@ def update(x, other, name, symbol):
         raise ValueError(f"{op}: the result has shape {shape}, which does not fit the tensor of shape "
                          f"{x.shape} updated in place; write `x = x {symbol} y` for a new tensor")
     mine, theirs = dtype_kind(x.dtype), dtype_kind(other.dtype)
+    if name == "subtract" and theirs == 0:      # PyTorch refuses a boolean in a subtraction
+        raise TypeError(f"{op}: subtracting a boolean tensor (a mask) is not supported; convert it first")
     if max(theirs, 2 if name == "divide" else 0) > mine:    # e.g. int64 += 0.5, int64 /= 2
         result = other.dtype if theirs > mine else "float32"
         raise TypeError(f"{op}: the result type {result} can't be cast to {x.dtype}, the dtype of "
@@ -82,22 +84,33 @@ def setitem(x, key, value):
     count_write(x)          # before writing: a write that fails half-way must not go unseen
     parts = scalars_as_ints(key)
     if not any(is_index_array(k) for k in parts):
-        x.data[basic_key(parts, x.shape)] = value
+        # without None (new axes): the standard's setitem takes none, and they select nothing
+        _write(x, tuple(k for k in basic_key(parts, x.shape) if k is not None), value)
         return
     mask = array_of(x, parts[0]) if len(parts) == 1 else None
     if mask is not None and mask.dtype == xp.bool:
         if tuple(mask.shape) != x.shape[:mask.ndim]:
             raise IndexError(f"setitem: a mask of shape {tuple(mask.shape)} does not fit the leading "
                              f"axes of a tensor of shape {x.shape}")
-        x.data[mask] = value
+        _write(x, mask, value)
         return
     arrays = tuple(checked_arrays(x, parts))
     try:
-        x.data[arrays] = value
+        _write(x, arrays, value)
     except IndexError as e:
         raise IndexError(f"setitem: writing through integer index arrays (x[idx] = v) is not supported "
-                         f"on the {x.backend.name} backend ({e}); write through a boolean mask, or "
+                         f"on the {x.backend.name} backend; write through a boolean mask, or "
                          f"build a new tensor with tinyattn.where") from e
+
+
+def _write(x, index, value):
+    """x.data[index] = value; a value that does not broadcast to the part written is a ValueError
+    naming setitem (NumPy's words would name neither)."""
+    try:
+        x.data[index] = value
+    except (ValueError, TypeError):     # NumPy: TypeError for a value of 2 dims into a mask's part
+        raise ValueError(f"setitem: a value of shape {tuple(value.shape)} cannot be broadcast to the "
+                         f"part of the tensor of shape {x.shape} that the index selects") from None
 
 
 def iadd(x, other):

@@ -9,6 +9,7 @@ its methods: x.flatten(1) calls flatten(x, 1).
 import math
 
 from .arguments import dim_arg, shape_arg
+from .ops.broadcast import broadcast_shape
 from .ops.shape import Permute
 
 
@@ -47,12 +48,16 @@ def expand(x, *sizes):
         raise ValueError(f"expand: sizes {sizes} do not fit a tensor of shape {x.shape} "
                          "(-1 may only stand for an existing axis)")
     shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    if broadcast_shape("expand", x.shape, shape) != shape:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
     return x.broadcast_to(shape)
 
 
 def transpose(x, dim0=-2, dim1=-1):
     """Swap two axes (PyTorch's meaning; NumPy's transpose is `permute`)."""
     dim0, dim1 = dim_arg("transpose", dim0, x.ndim), dim_arg("transpose", dim1, x.ndim)
+    if x.ndim == 0:         # 0 and -1 name a 0-d tensor's one "axis", as in PyTorch: nothing to swap
+        return x
     dims = list(range(x.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return Permute.apply(x, dims=tuple(dims))
@@ -88,7 +93,7 @@ def split(x, split_size, axis=0, *, dim=None):
                              f"empty axis); axis {axis} has size {n}")
         return [x]          # an empty axis in pieces of 0: one empty piece, as PyTorch
     sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
-        [min(split_size, n - s) for s in range(0, n, split_size)]
+        [min(split_size, n - s) for s in range(0, n, split_size)] or [0]    # empty: one empty piece
     if sum(sizes) != n:
         raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of axis {axis}")
     before = (slice(None),) * axis

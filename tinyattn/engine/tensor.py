@@ -16,12 +16,11 @@ so `x.dtype == tinyattn.float32` holds whether x lives in NumPy, CuPy or array_a
 import math
 
 from ..backend import backend_of, get_backend
-from . import autograd, comparisons, conversion, extra_ops, indexing, inplace, reshaping, versions
-from .arguments import dim_arg, gradient_arg, reduce_args, shape_arg, to_array
+from . import autograd, comparisons, conversion, extra_ops, indexing, inplace, reductions, reshaping, versions
+from .arguments import dim_arg, gradient_arg, lift, shape_arg, to_array
 from .dtypes import FLOAT_DTYPES
 from .ops import elementwise as _ew
 from .ops import matmul as _mm
-from .ops import reduce as _red
 from .ops import shape as _shp
 
 
@@ -65,9 +64,7 @@ class Tensor:
     def backend(self):
         return backend_of(self.data)
 
-    def size(self, dim=None):
-        """The shape, or the size of one axis (PyTorch's spelling)."""
-        return self.shape if dim is None else self.shape[dim_arg("size", dim, self.ndim)]
+    size = conversion.size           # the shape, or the size of one axis
 
     _version = property(versions.version)     # writes into data so far, as PyTorch's x._version
 
@@ -112,19 +109,7 @@ class Tensor:
     long = conversion.to_int64
 
     # -- arithmetic ------------------------------------------------------------------------
-    def _lift(self, other):
-        """`other` as a tensor of this backend; a Python number takes this tensor's dtype."""
-        if isinstance(other, Tensor):
-            return other
-        if isinstance(other, (int, float)) and not isinstance(other, bool):
-            # a float tensor keeps its dtype, an int tensor with an int too; otherwise the number's
-            # own kind (bool + 1 is int64, int + 0.5 float32), and the op promotes, as PyTorch
-            if self.dtype in FLOAT_DTYPES or (isinstance(other, int) and self.dtype != "bool"):
-                dtype = self.dtype
-            else:
-                dtype = "int64" if isinstance(other, int) else "float32"
-            return Tensor._make(self.backend.asarray(other, dtype), False, None)
-        return Tensor(other, backend=self.backend)
+    _lift = lift                     # `other` as a tensor; a Python number takes this one's dtype
 
     def __add__(self, other):
         return _ew.Add.apply(self, self._lift(other))
@@ -150,15 +135,8 @@ class Tensor:
     def __rtruediv__(self, other):
         return _ew.Div.apply(self._lift(other), self)
 
-    def __neg__(self):
-        return _ew.Neg.apply(self)
-
-    def __pow__(self, exponent):
-        if not isinstance(exponent, (int, float)):
-            raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}; "
-                            "for a tensor exponent write exp(y * log(x))")
-        return _ew.Pow.apply(self, exponent=exponent)
-
+    __neg__ = extra_ops.negative     # refused for a mask, as in PyTorch
+    __pow__ = extra_ops.power        # x ** 2, x ** 0.5 (a Python number exponent)
     __rpow__ = extra_ops.rpow        # 2 ** x
 
     # -- in-place updates: `p -= lr * p.grad` under no_grad() (inplace.py) -------------------------
@@ -210,8 +188,7 @@ class Tensor:
     def sigmoid(self):
         return _ew.Sigmoid.apply(self)
 
-    def relu(self):
-        return _ew.Relu.apply(self)
+    relu = extra_ops.relu            # refused for a mask, as in PyTorch
 
     def erf(self):
         return _ew.Erf.apply(self)
@@ -220,23 +197,10 @@ class Tensor:
     __abs__ = extra_ops.absolute
 
     # -- reductions: `axis` (NumPy) or `dim` (PyTorch), `keepdims` or `keepdim` ----------------
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axes, keep = reduce_args("sum", self.ndim, axis, dim, keepdims, keepdim)
-        return _red.Sum.apply(self, axes=axes, keepdims=keep)
-
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axes, keep = reduce_args("mean", self.ndim, axis, dim, keepdims, keepdim)
-        return _red.Mean.apply(self, axes=axes, keepdims=keep)
-
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """The largest values (ties share the gradient). Unlike PyTorch's `max(dim)`, returns only
-        the values; use `argmax` for the positions."""
-        axes, keep = reduce_args("max", self.ndim, axis, dim, keepdims, keepdim)
-        return _red.Max.apply(self, axes=axes, keepdims=keep)
-
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axes, keep = reduce_args("min", self.ndim, axis, dim, keepdims, keepdim)
-        return -_red.Max.apply(-self, axes=axes, keepdims=keep)
+    sum = reductions.sum_of          # integers sum to int64, as in PyTorch: reductions.py
+    mean = reductions.mean           # of floating point only, as PyTorch: reductions.py
+    max = reductions.amax            # the values only (PyTorch's max(dim) adds positions)
+    min = reductions.amin
 
     var = extra_ops.var              # unbiased by default, as PyTorch: extra_ops.py
     std = extra_ops.std
@@ -270,11 +234,7 @@ class Tensor:
     mT = property(reshaping.matrix_transpose)
     t = reshaping.t
 
-    def masked_fill(self, mask, value):
-        """A copy with `value` wherever the boolean `mask` (broadcastable) is True, as PyTorch:
-        scores.masked_fill(mask == 0, -1e9). The filled places get no gradient."""
-        cond = mask.data if isinstance(mask, Tensor) else self.backend.asarray(mask)
-        return _ew.Where.apply(self._lift(value), self, cond=cond)
+    masked_fill = comparisons.masked_fill    # scores.masked_fill(mask == 0, -1e9)
 
     def broadcast_to(self, *shape):
         shape = shape_arg(shape, "broadcast_to")

@@ -3,11 +3,12 @@
 PyTorch code writes `torch.exp(x)` as often as `x.exp()`; both work here. Functions that combine
 several tensors (concat, stack, where, maximum) live only here.
 """
-from . import extra_ops, indexing
+from . import comparisons, extra_ops, indexing
 from .arguments import dim_arg
 from .creation import arange
-from .dtypes import promote
+from .dtypes import as_floating, promote
 from .ops import shape as _shp
+from .ops.elementwise import Where
 from .ops.matmul import matmul
 from .tensor import Tensor
 
@@ -49,7 +50,7 @@ def cos(x):
 def _constant_map(x, name):
     if x.requires_grad:
         raise RuntimeError(f"{name}: not differentiable in tinyattn; call it on a tensor that needs no grad")
-    return Tensor._make(getattr(x.backend.xp, name)(x.data), False, None)
+    return Tensor._make(getattr(x.backend.xp, name)(as_floating(x.data)), False, None)   # ints: float32
 
 
 def maximum(a, b):
@@ -59,24 +60,27 @@ def maximum(a, b):
 
 
 def where(condition, a, b):
-    """a where condition is True, else b (all three broadcast). condition is not differentiated."""
+    """a where the boolean condition is True, else b (all three broadcast; mixed dtypes promote).
+    condition is not differentiated."""
     a, b = _pair(a, b)
-    return b.masked_fill(condition, a)
+    return Where.apply(a, b, cond=comparisons.condition("where", a, condition))
 
 
 def tril(x, diagonal=0):
     """The lower triangle of the last two axes of x (elements on or below `diagonal`), zeros above."""
-    return where(_triangle(x, diagonal), x, 0)      # 0, not 0.0: an integer x stays integer
+    return x.masked_fill(~_triangle("tril", x, diagonal), 0)     # the 0 takes x's dtype
 
 
 def triu(x, diagonal=0):
     """The upper triangle of the last two axes of x (elements on or above `diagonal`), zeros below.
     The Annotated Transformer's mask: triu(ones(T, T), diagonal=1) == 0 is the causal mask."""
-    return where(_triangle(x, diagonal - 1), 0, x)
+    return x.masked_fill(_triangle("triu", x, diagonal - 1), 0)
 
 
-def _triangle(x, diagonal):
-    """Boolean (rows, cols): True where col - row <= diagonal."""
+def _triangle(op, x, diagonal):
+    """Boolean (rows, cols): True where col - row <= diagonal. x must be a (batch of) matrices."""
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expects a matrix or a batch of matrices, got shape {x.shape}")
     rows = arange(x.shape[-2], backend=x.backend).unsqueeze(-1)
     cols = arange(x.shape[-1], backend=x.backend).unsqueeze(0)
     return (cols - rows) <= diagonal
@@ -94,7 +98,7 @@ def concat(tensors, axis=0, *, dim=None):
     are promoted as in arithmetic (int64 with float32 gives float32)."""
     tensors = _nonempty("concat", tensors)
     if len({t.dtype for t in tensors}) > 1:
-        tensors = promote(tensors)
+        tensors = promote(tensors, "concat")
     axis = dim if dim is not None else axis
     return _shp.Concat.apply(*tensors, axis=dim_arg("concat", axis, tensors[0].ndim))
 

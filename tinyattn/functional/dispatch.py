@@ -26,6 +26,8 @@ def softmax(x, axis=-1, *, dim=None):
     """Positive weights summing to 1 along `axis`: exp(x_i) / sum_j exp(x_j). Shape kept.
     Integer scores are computed in float32."""
     axis = _axis("softmax", axis, dim, x.ndim)
+    if x.ndim == 0:                 # dim 0 (or -1) of a 0-d tensor, as PyTorch: a softmax of one
+        return softmax(x.reshape(1)).reshape(())
     if is_reference_mode():
         return reference.softmax(x, axis)
     return fused.Softmax.apply(x, axis=axis)
@@ -35,17 +37,25 @@ def log_softmax(x, axis=-1, *, dim=None):
     """log(softmax(x)) along `axis`, computed stably as x - logsumexp(x). Shape kept.
     Integer scores are computed in float32."""
     axis = _axis("log_softmax", axis, dim, x.ndim)
+    if x.ndim == 0:                 # as softmax
+        return log_softmax(x.reshape(1)).reshape(())
     if is_reference_mode():
         return reference.log_softmax(x, axis)
     return fused.LogSoftmax.apply(x, axis=axis)
 
 
 def logsumexp(x, axis=-1, keepdims=False, *, dim=None, keepdim=None):
-    """log(sum(exp(x))) along `axis`, without overflow. (..., C) -> (...)."""
+    """log(sum(exp(x))) along `axis` (an int or a tuple; () for every axis, as sum), without
+    overflow. (..., C) -> (...). Integers are computed in float32; an empty axis gives -inf."""
     keep = keepdim if keepdim is not None else keepdims
     axis = _axis("logsumexp", axis, dim, x.ndim)
-    if x.shape[axis] == 0:      # the log of an empty sum is -inf, as in PyTorch; max would refuse
-        return x.sum(axis=axis, keepdims=keep) - math.inf
+    axes = tuple(range(x.ndim)) if axis == () else axis if isinstance(axis, tuple) else (axis,)
+    x = x if x.dtype.startswith("float") else x.float()
+    if x.ndim == 0:                 # as softmax: the logsumexp of one number is the number
+        return x
+    if any(x.shape[a] == 0 for a in axes):      # the log of an empty sum, as PyTorch
+        return x.sum(axis=axes, keepdims=keep) - math.inf
+    axis = axes if len(axes) > 1 else axes[0]
     if is_reference_mode():
         return reference.logsumexp(x, axis, keep)
     return fused.LogSumExp.apply(x, axis=axis, keepdims=keep)
@@ -72,28 +82,32 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0, reduct
     require_floating("cross_entropy", logits, "logits")
     if not target.dtype.startswith(("int", "uint")):
         raise TypeError(f"cross_entropy: targets must be integer class ids, got {target.dtype}")
-    if not 0.0 <= label_smoothing <= 1.0:
+    if not 0.0 <= label_smoothing <= 1.0:       # PyTorch checks <= 1 only; below 0 is no smoothing
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     num_classes = logits.shape[-1]
+    target = target if target.dtype == "int64" else target.long()     # ids of any integer dtype
     _check_classes(target, num_classes, ignore_index)
     if num_classes == 0:
-        return _no_classes(logits, reduction)
+        return _no_classes(logits, label_smoothing, reduction)
     if is_reference_mode():
         return reference.cross_entropy(logits, target, ignore_index, label_smoothing, reduction)
-    loss = fused.CrossEntropy.apply(logits.reshape(-1, num_classes), target.reshape(-1),
+    rows = math.prod(target.shape)          # not -1: with 0 classes, -1 would be ambiguous
+    loss = fused.CrossEntropy.apply(logits.reshape(rows, num_classes), target.reshape(rows),
                                     ignore_index=ignore_index, label_smoothing=label_smoothing,
                                     reduction=reduction)
     return loss.reshape(target.shape) if reduction == "none" else loss
 
 
-def _no_classes(logits, reduction):
+def _no_classes(logits, label_smoothing, reduction):
     """The loss when C = 0. No target can be a class then (_check_classes let only ignore_index
     through), so every position is ignored: each loses 0, their sum is 0 and their mean, over no
-    counted position, nan, as in PyTorch. (PyTorch with label smoothing gives nan at every
-    position too, from eps / C; here an ignored position counts for nothing, smoothed or not.)"""
+    counted position, nan, as in PyTorch. With label smoothing each position is nan, as PyTorch's
+    eps / C = 0 / 0."""
     losses = logits.sum(axis=-1)        # zeros of target's shape, with an (empty) gradient to logits
+    if label_smoothing:
+        losses = losses * math.nan
     if reduction == "none":
         return losses
     return losses.sum() if reduction == "sum" else losses.sum() + math.nan
@@ -108,7 +122,8 @@ def _check_classes(target, num_classes, ignore_index):
         bad = bad & (t != ignore_index)
     if bool(xp.any(bad)):
         example = int(xp.max(xp.where(bad, t, -(2 ** 31))))
-        raise IndexError(f"cross_entropy: target {example} is not a class id in [0, {num_classes})"
+        raise IndexError(f"cross_entropy: target {example} is out of range: not a class id in "
+                         f"[0, {num_classes})"
                          + (f" nor ignore_index {ignore_index}" if ignore_index is not None else ""))
 
 
@@ -116,6 +131,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing `normalized_shape` axes to mean 0, variance 1 (biased, as in
     PyTorch), then y = xhat * weight + bias. x (..., *normalized_shape)."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape:
+        raise ValueError("layer_norm: normalized_shape must name at least one axis, got ()")
     if x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
     require_floating("layer_norm", x)
@@ -143,7 +160,10 @@ def linear(x, weight, bias=None):
         if broadcast_shape("linear", out_shape, bias.shape) != out_shape:
             raise ValueError(f"linear: a bias of shape {bias.shape} would change the output's shape "
                              f"{out_shape}; it must broadcast to it")
-    require_same_kind("linear", *(t for t in (x, weight, bias) if t is not None))
+    operands = [t for t in (x, weight, bias) if t is not None]
+    if any(t.dtype == "bool" for t in operands):
+        raise TypeError("linear: no matrix product of boolean tensors (masks), as in PyTorch")
+    require_same_kind("linear", *operands)
     if is_reference_mode():
         return reference.linear(x, weight, bias)
     if bias is None:
@@ -156,7 +176,11 @@ def embedding(index, weight):
     (*index.shape) -> (*index.shape, dim). The backward adds into each row once per use.
     Ids must be in [0, num_embeddings), as in PyTorch: a negative id is refused, not read from
     the end (a stray -100 ignore_index passed as input would otherwise embed as the last row)."""
-    return indexing.gather(weight, [indexing.index_array(weight, index, 0, allow_negative=False)])
+    ids = index if isinstance(index, Tensor) else Tensor(index, backend=weight.backend)
+    if not ids.dtype.startswith(("int", "uint")):
+        raise TypeError(f"embedding: ids must be integers, got {ids.dtype}")
+    return indexing.gather(weight, [indexing.index_array(weight, index, 0, allow_negative=False,
+                                                         op="embedding")])
 
 
 def gelu(x, approximate="none"):
@@ -180,6 +204,7 @@ def dropout(x, p=0.5, training=True):
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
+    require_floating("dropout", x)      # the kept values are scaled by 1 / (1 - p)
     if p == 1.0:
         return x * 0.0
     backend = get_backend(x.backend)

@@ -239,7 +239,7 @@ class Linear(Function):
         xp = namespace(x)
         self.saved = (x, weight, None if bias is None else bias.shape)
         # (B, T, in) as one (B*T, in) matrix: one large product instead of B small ones
-        rows = xp.reshape(x, (-1, x.shape[-1]))
+        rows = xp.reshape(x, (math.prod(x.shape[:-1]), x.shape[-1]))      # not -1: x may be empty
         y = xp.matmul(rows, xp.permute_dims(weight, (1, 0)))
         y = xp.reshape(y, tuple(x.shape[:-1]) + (weight.shape[0],))
         if bias is not None:
@@ -249,9 +249,9 @@ class Linear(Function):
     def backward(self, g):
         x, weight, bias_shape = self.saved
         xp = namespace(g)
-        g2 = xp.reshape(g, (-1, g.shape[-1]))
+        g2 = xp.reshape(g, (math.prod(g.shape[:-1]), g.shape[-1]))
         dx = xp.reshape(xp.matmul(g2, weight), x.shape) if self.needs_grad[0] else None
-        dw = xp.matmul(xp.permute_dims(g2, (1, 0)), xp.reshape(x, (-1, x.shape[-1]))) \
+        dw = xp.matmul(xp.permute_dims(g2, (1, 0)), xp.reshape(x, (g2.shape[0], x.shape[-1]))) \
             if self.needs_grad[1] else None
         if len(self.needs_grad) == 2:
             return dx, dw

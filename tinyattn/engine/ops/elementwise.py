@@ -9,7 +9,7 @@ import math
 
 from ...backend import backend_of, namespace
 from ..autograd import Function
-from ..dtypes import as_floating, promote
+from ..dtypes import as_floating, explain_operands, promote
 from ..errors import check_same_backend
 from .broadcast import broadcast_shape, unbroadcast
 
@@ -28,12 +28,12 @@ class Binary(Function):
         if a.data.dtype is not b.data.dtype:        # dtypes are shared objects: `is` is the fast test
             check_same_backend(cls.__name__.lower(), [a.data, b.data])
             if a.data.dtype != b.data.dtype:
-                a, b = promote([a, b])
+                a, b = promote([a, b], cls.__name__.lower())
         return super().apply(a, b)
 
     @classmethod
     def explain_failure(cls, error, a, b, **params):
-        broadcast_shape(cls.__name__.lower(), a.shape, b.shape)   # raises if that is the problem
+        explain_operands(cls.__name__.lower(), a, b)     # raises if shapes or dtypes are the problem
         super().explain_failure(error, a, b, **params)
 
 
@@ -122,7 +122,7 @@ class Where(Function):
     @classmethod
     def apply(cls, a, b, cond):
         if a.data.dtype != b.data.dtype:
-            a, b = promote([a, b])
+            a, b = promote([a, b], "where")
         check_same_backend("where", [cond, a.data, b.data])
         return super().apply(a, b, cond=cond)
 

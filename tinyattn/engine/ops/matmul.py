@@ -5,6 +5,8 @@ For out = a @ b and upstream gradient g (..., n, m):
 where ^T swaps the last two axes. When a batch dimension was broadcast (a weight (k, m) shared
 by every row of (B, T, k), or a mask shared by every head), the gradient is summed over it.
 """
+import math
+
 from ...backend import namespace
 from ..autograd import Function
 from ..dtypes import matmul_operands
@@ -37,8 +39,8 @@ class Matmul(Function):
             if b.ndim == 2 and a.ndim > 2:
                 # A weight shared over the batch: fold the batch into the rows, so the sum over
                 # it happens inside one matrix product instead of B products and a sum.
-                a2 = xp.reshape(a, (-1, a.shape[-1]))
-                g2 = xp.reshape(g, (-1, g.shape[-1]))
+                a2 = xp.reshape(a, (math.prod(a.shape[:-1]), a.shape[-1]))   # not -1: a may be empty
+                g2 = xp.reshape(g, (math.prod(g.shape[:-1]), g.shape[-1]))
                 gb = xp.matmul(swap_last(xp, a2), g2)
             else:
                 gb = unbroadcast(xp, xp.matmul(swap_last(xp, a), g), b.shape)
