@@ -26,7 +26,9 @@ def main():
         os.environ["TINYATTN_QUICK"] = "1"          # the notebook kernels inherit it
     began = time.perf_counter()
     # -W: a warning (a broken link, a missing image, a failing cell) fails the build.
-    status = build_main(["-W", "--keep-going", "-q", "-b", "html", "-c", str(ROOT / "docs"),
+    # -E: every source read again, so every tutorial runs afresh (a quick build keeps no full run's
+    # outputs, nor the reverse).
+    status = build_main(["-W", "--keep-going", "-E", "-q", "-b", "html", "-c", str(ROOT / "docs"),
                          str(ROOT), args.out])
     if status == 0:
         index = Path(args.out) / "index.html"

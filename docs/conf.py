@@ -7,6 +7,7 @@ Why Sphinx with MyST-NB: both are actively maintained, MyST-NB reads the tutoria
 (jupytext percent scripts, no .ipynb kept beside them) and executes them at build time, so every
 output and figure on a page is one the code next to it just made; a failing cell fails the build.
 """
+import os
 from pathlib import Path
 
 project = "tinyattn"
@@ -34,7 +35,12 @@ nb_kernel_rgx_aliases = {".*": "python3"}
 
 html_theme = "furo"
 html_title = "tinyattn"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["tinyattn.css"]
+if os.environ.get("TINYATTN_QUICK", "") not in ("", "0"):
+    html_theme_options = {"announcement": "These pages ran each tutorial in quick mode (a few steps), "
+                                          "so the models are barely trained: the first page lists what "
+                                          "the full runs reach."}
 
 TUTORIALS = sorted(p.stem for p in (Path(__file__).parent.parent / "tutorials").glob("[0-9]*.py"))
 
