@@ -2,7 +2,7 @@
 
     pip install -e ".[docs]"
     python docs/build.py            # tutorials in quick mode (a few steps each); site in build/site
-    python docs/build.py --full     # the tutorials' full runs (half an hour and more)
+    python docs/build.py --full     # the tutorials' full runs (minutes each)
 
 Open build/site/index.html. The configuration, and why Sphinx with MyST-NB, is docs/conf.py.
 """

@@ -18,7 +18,6 @@ copyright = "2026, the tinyattn authors"
 # are read where they are, their links and images resolve as on GitHub, and nothing is copied.
 root_doc = "README"
 include_patterns = ["README.md", "benchmarks/README.md", "tutorials/[0-9]*.py"]
-exclude_patterns = ["build", "out"]
 
 extensions = ["myst_nb"]
 myst_heading_anchors = 3                       # links like README.md#reading-the-code work
@@ -31,7 +30,7 @@ nb_execution_timeout = 1800                    # per tutorial; quick mode takes 
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True                        # a cell's printed lines as one block
-nb_kernel_rgx_aliases = {".*": "python3"}
+nb_kernel_rgx_aliases = {".*": "python3"}       # the scripts name no kernel: this Python's
 
 html_theme = "furo"
 html_title = "tinyattn"
