@@ -435,7 +435,7 @@ show(fig, "positional_encoding.png")
 #
 # Rotary embeddings (used by Llama and most recent models) do not add anything. They *rotate*
 # each pair of query and key features by an angle proportional to the position. Rotating q by
-# angle m*theta and k by n*theta leaves the angle between them changed by (m - n)*theta only,
+# angle `m*theta` and k by `n*theta` leaves the angle between them changed by `(m - n)*theta` only,
 # so the score q_m . k_n depends on the positions **only through m - n**. Check it: put the
 # same q at position m and the same k at position n, then shift both by s. With an additive
 # encoding instead (q + PE[m]) . (k + PE[n]) the score also depends on where the pair is.
