@@ -8,6 +8,7 @@ import-linter contract checks that):
     engine/      Tensor, Function and backward, the primitives, and PyTorch's rules beside them
     functional/  F.*: softmax, cross-entropy, layer norm, GELU... readable and fused
     attention/   scaled dot-product attention, masks, the fused, flash and window variants, the cache
+    safetensors.py  Hugging Face's weights format, NumPy alone (a layer under nn/, which reads it)
     nn/          Module, layers, multi-head attention, Transformer, GPT
     optim/, generate.py, io.py, data.py, viz.py    training, decoding, checkpoints, data, pictures
 
@@ -43,6 +44,7 @@ from .engine.tensor_functions import (
 )
 from .functional.mode import reference_mode
 from .io import load, save
+from .safetensors import load_safetensors, save_safetensors
 
 # dtypes are names, the same on every backend (see engine/tensor.py)
 float16 = "float16"
