@@ -9,6 +9,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinyattn
 
@@ -68,19 +70,19 @@ def test_a_file_without_metadata_gives_an_empty_dict(tmp_path):
 
 
 def test_the_package_reads_what_tinyattn_writes(tmp_path, rng):
-    st = pytest.importorskip("safetensors.numpy")
+    package = pytest.importorskip("safetensors.numpy")
     arrays = _arrays(rng)
     tinyattn.save_safetensors(arrays, tmp_path / "m.safetensors", metadata={"step": "2000"})
-    _same(st.load_file(tmp_path / "m.safetensors"), arrays)
+    _same(package.load_file(tmp_path / "m.safetensors"), arrays)
     safetensors = pytest.importorskip("safetensors")
     with safetensors.safe_open(tmp_path / "m.safetensors", "np") as f:
         assert f.metadata() == {"step": "2000"}
 
 
 def test_tinyattn_reads_what_the_package_writes(tmp_path, rng):
-    st = pytest.importorskip("safetensors.numpy")
+    package = pytest.importorskip("safetensors.numpy")
     arrays = _arrays(rng)
-    st.save_file(arrays, tmp_path / "m.safetensors", metadata={"step": "2000", "name": "gpt"})
+    package.save_file(arrays, tmp_path / "m.safetensors", metadata={"step": "2000", "name": "gpt"})
     loaded, metadata = tinyattn.load_safetensors(tmp_path / "m.safetensors", with_metadata=True)
     _same(loaded, arrays)
     assert metadata == {"step": "2000", "name": "gpt"}
@@ -88,20 +90,20 @@ def test_tinyattn_reads_what_the_package_writes(tmp_path, rng):
 
 def test_the_file_is_the_one_the_package_writes_byte_for_byte(tmp_path, rng):
     """Same order (widest dtype first, then by name), same JSON, same padding to 8 bytes."""
-    st = pytest.importorskip("safetensors.numpy")
+    package = pytest.importorskip("safetensors.numpy")
     arrays = _arrays(rng)
     tinyattn.save_safetensors(arrays, tmp_path / "ours.safetensors", metadata={"a": "b"})
-    st.save_file(arrays, tmp_path / "theirs.safetensors", metadata={"a": "b"})
+    package.save_file(arrays, tmp_path / "theirs.safetensors", metadata={"a": "b"})
     ours = (tmp_path / "ours.safetensors").read_bytes()
     assert ours == (tmp_path / "theirs.safetensors").read_bytes()
     assert struct.unpack("<Q", ours[:8])[0] % 8 == 0
 
 
 def test_bf16_from_torch_reads_as_torchs_own_float32(tmp_path, torch):
-    st = pytest.importorskip("safetensors.torch")
+    package = pytest.importorskip("safetensors.torch")
     weights = torch.randn(33, 17, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
     special = torch.tensor([0.0, -0.0, float("inf"), float("-inf"), 1e-40, 3.0e38]).to(torch.bfloat16)
-    st.save_file({"w": weights, "special": special}, tmp_path / "bf16.safetensors")
+    package.save_file({"w": weights, "special": special}, tmp_path / "bf16.safetensors")
     loaded = tinyattn.load_safetensors(tmp_path / "bf16.safetensors")
     for name, tensor in {"w": weights, "special": special}.items():
         assert loaded[name].dtype == np.float32
@@ -110,9 +112,9 @@ def test_bf16_from_torch_reads_as_torchs_own_float32(tmp_path, torch):
 
 
 def test_f16_from_torch_reads_exactly_as_float16(tmp_path, torch):
-    st = pytest.importorskip("safetensors.torch")
+    package = pytest.importorskip("safetensors.torch")
     weights = torch.randn(9, 5, generator=torch.Generator().manual_seed(1)).half()
-    st.save_file({"w": weights}, tmp_path / "f16.safetensors")
+    package.save_file({"w": weights}, tmp_path / "f16.safetensors")
     loaded = tinyattn.load_safetensors(tmp_path / "f16.safetensors")["w"]
     assert loaded.dtype == np.float16
     assert loaded.view(np.uint16).tolist() == weights.view(torch.int16).numpy().view(np.uint16).tolist()
@@ -326,7 +328,7 @@ def test_a_key_given_twice_is_refused(tmp_path):
 
 def test_the_package_refuses_the_same_hostile_files(tmp_path):
     """The rules above are the package's own: its reader refuses these files too."""
-    st = pytest.importorskip("safetensors.numpy")
+    package = pytest.importorskip("safetensors.numpy")
     from safetensors import SafetensorError
     files = [_file(tmp_path / "beyond.safetensors", _one(), bytes(8), header_size=5000),
              _file(tmp_path / "huge.safetensors", _one(), bytes(8), header_size=10**9),
@@ -338,6 +340,27 @@ def test_the_package_refuses_the_same_hostile_files(tmp_path):
                  "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, bytes(12))]
     for path in files:
         with pytest.raises(SafetensorError):
-            st.load_file(path)
+            package.load_file(path)
         with pytest.raises(ValueError):
             tinyattn.load_safetensors(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+       cut=st.integers(0, 12))
+def test_a_damaged_file_loads_or_is_refused_with_a_value_error(tmp_path_factory, edits, cut):
+    """Bytes of a valid file overwritten at random places, and up to 12 bytes cut from its end:
+    load gives NumPy arrays, or a ValueError naming the file, never another exception."""
+    header = json.dumps({"__metadata__": {"k": "v"}, **_one(shape=(2,)),
+                         "y": {"dtype": "BF16", "shape": [1, 2], "data_offsets": [8, 12]}}).encode()
+    original = bytearray(struct.pack("<Q", len(header)) + header + bytes(12))
+    for position, value in edits:
+        original[position % len(original)] = value
+    path = tmp_path_factory.mktemp("fuzz") / "m.safetensors"
+    path.write_bytes(bytes(original[:len(original) - cut]))
+    try:
+        arrays = tinyattn.load_safetensors(path)
+    except ValueError as e:
+        assert str(path) in str(e)
+    else:
+        assert all(isinstance(a, np.ndarray) for a in arrays.values())
