@@ -23,11 +23,14 @@ class BPETokenizer:
     """vocab {id: bytes}, merges {(bytes, bytes): rank}, special {text: id}."""
 
     def __init__(self, vocab=None, merges=None, special=None):
-        self.vocab = dict(vocab) if vocab is not None else {b: bytes([b]) for b in range(256)}
-        self.merges = dict(merges or {})
-        self.special = dict(special or {})
+        """With no arguments: the 256 bytes, no merges, no special tokens (then train())."""
+        bytes_only = {b: bytes([b]) for b in range(256)}
+        self._set(bytes_only if vocab is None else vocab, merges or {}, special or {})
+
+    def _set(self, vocab, merges, special):
+        self.vocab, self.merges, self.special = dict(vocab), dict(merges), dict(special)
         self._ids = {token: i for i, token in self.vocab.items()}
-        self._chunk_cache = {}
+        self._chunk_cache = {}   # chunk -> ids, since text repeats its words
 
     # ---- training ----
     def train(self, text, vocab_size, special_tokens=(ENDOFTEXT,)):
@@ -43,7 +46,7 @@ class BPETokenizer:
             merges[vocab[a], vocab[b]] = rank
             vocab[new_id] = vocab[a] + vocab[b]
         special = {name: len(vocab) + i for i, name in enumerate(special_tokens)}
-        self.__init__(vocab, merges, special)
+        self._set(vocab, merges, special)
         return self
 
     # ---- encoding ----

@@ -1,7 +1,7 @@
 """Training byte-level BPE: repeatedly merge the most frequent pair of adjacent tokens.
 
 The text is cut into chunks (pretokenize.py) and only distinct chunks are kept, each with how
-often it occurs: Shakespeare's million characters are some 25,000 distinct words. A chunk starts
+often it occurs: tiny Shakespeare's million characters are some 15,000 distinct chunks. A chunk starts
 as its UTF-8 bytes, token ids 0..255. Each step finds the most frequent adjacent pair (a, b),
 gives it a new id, and rewrites every chunk that holds it.
 
