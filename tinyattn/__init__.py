@@ -11,10 +11,11 @@ import-linter contract checks that):
     safetensors.py  Hugging Face's weights format, NumPy alone (a layer under nn/, which reads it)
     nn/          Module, layers, multi-head attention, Transformer, GPT
     optim/, generate.py, io.py, data.py, viz.py    training, decoding, checkpoints, data, pictures
+    tokenizers/  byte-level BPE as GPT-2 does it (text <-> token ids; uses none of the above)
 
 README.md's "Reading the code" lists every module in reading order.
 """
-from . import functional, generate, nn, optim
+from . import functional, generate, nn, optim, tokenizers
 from .attention.flash import flash_attention
 from .attention.masks import causal_mask, padding_mask, sliding_window_mask
 from .attention.window import window_attention
