@@ -25,8 +25,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .backend import backend_of
-from .engine.tensor import Tensor
+from .engine.conversion import host_array
 
 _MARKER = "__tinyattn_checkpoint__"
 _METADATA = "__metadata__"
@@ -131,12 +130,7 @@ def _is_array(value):
 
 def _host_array(name, value):
     """value (Tensor, NumPy or backend array) as a host NumPy array; refuses objects."""
-    if isinstance(value, Tensor):
-        array = value.numpy()
-    elif isinstance(value, np.ndarray):
-        array = value
-    else:
-        array = backend_of(value).to_numpy(value)
+    array = host_array(value)
     if array.dtype == object:
         raise TypeError(f"save: {name!r} is not a numeric array")
     return array

@@ -33,8 +33,7 @@ import struct
 
 import numpy as np
 
-from .backend import backend_of
-from .engine.tensor import Tensor
+from .engine.conversion import host_array
 
 MAX_HEADER_BYTES = 100_000_000      # the safetensors package's own limit
 
@@ -129,12 +128,7 @@ def save_safetensors(arrays, path, metadata=None):
 
 def _host_array(name, value):
     """value as a C-ordered, little-endian host NumPy array of a dtype the format holds."""
-    if isinstance(value, Tensor):
-        array = value.numpy()
-    elif isinstance(value, np.ndarray):
-        array = value
-    else:
-        array = backend_of(value).to_numpy(value)
+    array = host_array(value)
     if array.dtype.newbyteorder("=") not in _NAMES:
         raise TypeError(f"save_safetensors: {name!r} is {array.dtype}, which safetensors files "
                         f"here do not hold; convert it to one of: "

@@ -1,5 +1,6 @@
 """A tensor converted: moved to another backend or cast to another dtype (x.to(...), x.float(),
-x.long()), or turned into Python values (x.item(), x.tolist(), float(x), int(x), bool(x)).
+x.long()), or turned into Python values (x.item(), x.tolist(), float(x), int(x), bool(x)), or
+into the host NumPy array a file is written from (host_array).
 
 PyTorch's `to` takes a device, a dtype, or both, by position or keyword; here a backend name
 stands for the device ("numpy", "cupy", "array_api_strict", or PyTorch's "cpu" and "cuda").
@@ -8,8 +9,8 @@ Cast primitive, so gradients flow back through it (only to floating dtypes, as i
 """
 import numpy as np
 
-from ..backend import DTYPE_NAMES, get_backend
-from .arguments import dim_arg
+from ..backend import DTYPE_NAMES, backend_of, get_backend
+from .arguments import dim_arg, is_tensor
 from .dtypes import FLOAT_DTYPES
 from .ops.elementwise import Cast
 
@@ -100,3 +101,13 @@ def describe(x):
     if x.requires_grad:
         extras.append("requires_grad=True")
     return "tensor(" + ", ".join([body] + extras) + ")"
+
+
+def host_array(value):
+    """A tensor, or an array of any backend, as a host NumPy array (a NumPy array as it is):
+    what files are written from."""
+    if isinstance(value, np.ndarray):
+        return value
+    if is_tensor(value):
+        return value.numpy()
+    return backend_of(value).to_numpy(value)
