@@ -364,3 +364,14 @@ def test_a_damaged_file_loads_or_is_refused_with_a_value_error(tmp_path_factory,
         assert str(path) in str(e)
     else:
         assert all(isinstance(a, np.ndarray) for a in arrays.values())
+
+
+def test_saving_over_a_loaded_file_leaves_its_arrays_readable(tmp_path):
+    """load_safetensors maps the file: writing the new one in place would pull the pages from
+    under the old arrays (a bus error); save writes a new file and renames it."""
+    path = tmp_path / "w.safetensors"
+    tinyattn.save_safetensors({"a": np.arange(100_000, dtype=np.float32)}, path)
+    old = tinyattn.load_safetensors(path)
+    tinyattn.save_safetensors({"b": np.ones(3, dtype=np.float64)}, path)
+    assert float(old["a"][-1]) == 99_999.0
+    assert list(tinyattn.load_safetensors(path)) == ["b"] and list(tmp_path.iterdir()) == [path]

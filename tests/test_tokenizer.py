@@ -9,11 +9,11 @@ import sys
 import unicodedata
 
 import pytest
+from fake_hub import install_fake_hub
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyattn.tokenizers import ENDOFTEXT, BPETokenizer, pretokenize
-from tinyattn.tokenizers import bpe as bpe_module
 from tinyattn.tokenizers.gpt2_files import bytes_to_unicode
 from tinyattn.tokenizers.train import PairCounts, count_pairs
 
@@ -216,12 +216,12 @@ def test_a_malformed_merges_line_is_named(trained, tmp_path):
 
 # ---- hub names ----
 
-def test_a_hub_name_is_fetched_through_the_downloader(trained, tmp_path, monkeypatch):
-    trained.save_pretrained(tmp_path)
-    asked = []
-    monkeypatch.setattr(bpe_module, "download_from_hub", lambda name: asked.append(name) or tmp_path)
+def test_a_hub_name_is_fetched_through_huggingface_hub(trained, tmp_path, monkeypatch):
+    trained.save_pretrained(tmp_path / "repo")
+    asked = install_fake_hub(monkeypatch, {"openai-community/gpt2": tmp_path / "repo"}, tmp_path / "cache")
     loaded = BPETokenizer.from_pretrained("openai-community/gpt2")
-    assert asked == ["openai-community/gpt2"] and loaded.merges == trained.merges
+    assert asked == [("openai-community/gpt2", "vocab.json"), ("openai-community/gpt2", "merges.txt")]
+    assert loaded.merges == trained.merges
 
 
 def test_a_hub_name_without_huggingface_hub_says_what_to_install(monkeypatch):

@@ -5,6 +5,7 @@ import-linter contract checks that):
 
     backend/     which array library computes (NumPy, CuPy, array_api_strict)
     kernels/     speed only, skippable: cache blocking, out= buffers, the float32 erfc
+    hub.py       a local directory or a name on the Hugging Face hub (through huggingface_hub)
     engine/      Tensor, Function and backward, the primitives, and PyTorch's rules beside them
     functional/  F.*: softmax, cross-entropy, layer norm, GELU... readable and fused
     attention/   scaled dot-product attention, masks, the fused, flash and window variants, the cache

@@ -98,6 +98,10 @@ def save_safetensors(arrays, path, metadata=None):
     array is stored as F32, which holds every bfloat16 value exactly. `metadata` is a dict of
     strings, stored as the header's "__metadata__". The layout is the `safetensors` package's:
     widest dtypes first, then by name, the header padded with spaces to a multiple of 8 bytes.
+    The file is written beside its final name and then renamed onto it, so arrays that
+    load_safetensors mapped from an earlier file of that name stay readable (rewriting a mapped
+    file in place would crash the process with a bus error), and an interrupted save leaves the
+    old file whole.
     """
     if metadata is not None and not (isinstance(metadata, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
@@ -119,11 +123,17 @@ def save_safetensors(arrays, path, metadata=None):
         offset += array.nbytes
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for _, _, array in tensors:
-            f.write(array.data)
+    partial = f"{os.fspath(path)}.partial"
+    try:
+        with open(partial, "wb") as f:
+            f.write(struct.pack("<Q", len(text)))
+            f.write(text)
+            for _, _, array in tensors:
+                f.write(array.data)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def _host_array(name, value):

@@ -5,7 +5,7 @@ weights), then layers.py (Linear, Embedding, LayerNorm, Dropout, FeedForward, co
 positional.py (sinusoidal, learned and rotary positions), multi_head_attention.py (heads as a
 reshape; the plain path first, the fused one a named branch), transformer.py (the encoder and
 decoder layers and the encoder-decoder Transformer of the paper) and gpt.py (DecoderBlock and
-GPT, decoder-only).
+GPT, decoder-only; gpt2_format.py maps its weights to GPT-2's files and back).
 """
 from .gpt import GPT, DecoderBlock
 from .layers import (

@@ -5,11 +5,16 @@ each position may look only at itself and the positions before it, so the model 
 to predict every next token at once. The norms come first in each sublayer (pre-norm, GPT-2's
 choice): x = x + attention(norm1(x)), then x = x + feed_forward(norm2(x)).
 """
+import json
 import math
+from pathlib import Path
 
 from ..attention.kv_cache import KVCache
 from ..engine.creation import randn
 from ..engine.tensor import Tensor
+from ..hub import locate
+from ..safetensors import load_safetensors, save_safetensors
+from . import gpt2_format
 from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, ModuleList
 from .module import Module
 from .multi_head_attention import MultiHeadAttention
@@ -79,6 +84,40 @@ class GPT(Module):
         self._init_weights(num_layers)
         if tie_weights:
             self.head.weight = self.token_embedding.weight
+
+    @classmethod
+    def from_pretrained(cls, path_or_name, dtype="float32"):
+        """A GPT-2 from Hugging Face's files: a directory holding config.json and model.safetensors
+        (as transformers' save_pretrained writes them, or as the hub keeps them), or a hub name
+        ("gpt2", "openai-community/gpt2-medium", "distilgpt2", ...) fetched and cached through
+        huggingface_hub. The model comes in eval mode, as transformers gives it (call .train()
+        to train it further), in float32 unless dtype says otherwise. See gpt2_format.py for
+        how GPT-2's names map to ours; a config this GPT cannot compute is a ValueError.
+        """
+        directory = locate(path_or_name, ("config.json", "model.safetensors"), "GPT.from_pretrained")
+        with open(Path(directory) / "config.json", encoding="utf-8") as f:
+            config = json.load(f)
+        arguments = gpt2_format.gpt_arguments(config, Path(directory) / "config.json")
+        model = cls(**arguments, dtype=dtype)
+        weights_path = Path(directory) / "model.safetensors"
+        arrays = load_safetensors(weights_path)
+        model.load_state_dict(gpt2_format.gpt2_to_gpt(arrays, arguments["num_layers"],
+                                                      arguments["tie_weights"], weights_path))
+        return model.eval()
+
+    def save_pretrained(self, directory):
+        """Write config.json and model.safetensors in GPT-2's layout, which
+        transformers.GPT2LMHeadModel.from_pretrained(directory) and GPT.from_pretrained load.
+        A GPT that GPT-2 cannot hold (rotary positions, grouped-query or window attention) is a
+        ValueError naming the option."""
+        config = gpt2_format.gpt2_config(self)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_safetensors(gpt2_format.gpt_to_gpt2(self), directory / "model.safetensors",
+                         metadata={"format": "pt"})
+        with open(directory / "config.json", "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+            f.write("\n")
 
     def _init_weights(self, num_layers):
         for name, p in self.named_parameters():

@@ -10,9 +10,9 @@ loaded one uses its file's ids (GPT-2's byte "!" is id 0), so every lookup goes 
 `vocab` ({id: bytes}) and its inverse.
 """
 import re
-from pathlib import Path
 
-from .gpt2_files import download_from_hub, read_gpt2_files, text_to_token, token_to_text, write_gpt2_files
+from ..hub import locate
+from .gpt2_files import read_gpt2_files, text_to_token, token_to_text, write_gpt2_files
 from .pretokenize import pretokenize
 from .train import merge, train_merges
 
@@ -111,7 +111,7 @@ class BPETokenizer:
         """Load `vocab.json` + `merges.txt` from a directory, or from the Hugging Face hub by name
         ("gpt2"; needs `huggingface_hub`). Vocabulary entries that are neither a byte nor the result
         of a merge ("<|endoftext|>") are the special tokens."""
-        directory = _locate(path_or_name)
+        directory = locate(path_or_name, ("vocab.json", "merges.txt"), "BPETokenizer.from_pretrained")
         texts, merge_pairs = read_gpt2_files(directory)
         merges_file = directory / "merges.txt"
         merges = {}
@@ -134,18 +134,6 @@ class BPETokenizer:
         by_rank = sorted(self.merges, key=self.merges.get)
         pairs = [(token_to_text(a), token_to_text(b)) for a, b in by_rank]
         write_gpt2_files(directory, texts, pairs)
-
-
-def _locate(path_or_name):
-    """A directory as given, else a hub name ("gpt2", "openai-community/gpt2") fetched through
-    huggingface_hub; a path that cannot be a hub name (absolute, "./x", an existing file) and is
-    no directory is an error naming it."""
-    path = Path(path_or_name)
-    if path.is_dir():
-        return path
-    if path.is_absolute() or str(path_or_name).startswith(".") or path.exists():
-        raise FileNotFoundError(f"BPETokenizer.from_pretrained: no such directory: {path}")
-    return Path(download_from_hub(str(path_or_name)))
 
 
 def _as_token(text):

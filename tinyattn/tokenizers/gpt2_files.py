@@ -72,16 +72,3 @@ def write_gpt2_files(directory, vocab, merges):
     (directory / "vocab.json").write_text(json.dumps(ordered, ensure_ascii=False), encoding="utf-8")
     lines = [MERGES_HEADER] + [f"{a} {b}" for a, b in merges]
     (directory / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def download_from_hub(name):
-    """Fetch vocab.json and merges.txt of the hub model `name` (e.g. "gpt2") through
-    `huggingface_hub`, which caches them and checks them; returns the directory holding both."""
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:
-        raise ImportError(f"BPETokenizer.from_pretrained({name!r}): {name!r} is not a directory, and "
-                          "loading from the Hugging Face hub needs `pip install huggingface_hub`") from None
-    vocab_path = hf_hub_download(repo_id=name, filename="vocab.json")
-    hf_hub_download(repo_id=name, filename="merges.txt")
-    return Path(vocab_path).parent

@@ -1,0 +1,26 @@
+"""Files from the Hugging Face hub, through `huggingface_hub` (an optional dependency).
+
+A name that is not a local directory ("gpt2", "openai-community/gpt2-medium") is a hub
+repository. huggingface_hub downloads each file once into its cache (~/.cache/huggingface),
+checks it against the hub's hash, and gives the cached path; offline, it finds the cached copy
+or raises an OSError. Nothing here downloads by hand.
+"""
+from pathlib import Path
+
+
+def locate(path_or_name, filenames, caller):
+    """A directory as given, else the directory where the hub repository path_or_name's
+    `filenames` were fetched. A path that cannot be a hub name (absolute, "./x", an existing
+    file) and is no directory is an error naming it; caller names the function asking."""
+    path = Path(path_or_name)
+    if path.is_dir():
+        return path
+    if path.is_absolute() or str(path_or_name).startswith(".") or path.exists():
+        raise FileNotFoundError(f"{caller}: no such directory: {path}")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        raise ImportError(f"{caller}({path_or_name!r}): {path_or_name!r} is not a directory, and "
+                          "loading from the Hugging Face hub needs `pip install huggingface_hub`") from None
+    paths = [Path(hf_hub_download(repo_id=str(path_or_name), filename=name)) for name in filenames]
+    return paths[0].parent
