@@ -1,6 +1,7 @@
 """Helpers for the nn tests: copy a tinyattn module's weights into its PyTorch twin, compare
-gradients parameter by parameter, and call a module with its parameters swapped for other
-tensors (for gradcheck). Not a conftest: the nn test files import it.
+gradients parameter by parameter, make the same random inputs and upstream gradients for both,
+and call a module with its parameters swapped for other tensors (gradcheck_module). Not a
+conftest: the nn test files import it.
 
 Names. Ours follow PyTorch's wherever PyTorch has one module per weight. The exceptions:
   - MultiHeadAttention has q_proj, k_proj and v_proj; torch.nn.MultiheadAttention packs the
@@ -91,3 +92,50 @@ def functional_call(module, params, *args, **kwargs):
     finally:
         for owner, name, p in slots:
             owner._parameters[name] = p
+
+
+def randomise(module, seed=3):
+    """Add N(0, 0.1) to every parameter, so that norms are not exactly 1, biases not exactly 0,
+    and a gradient that forgot a weight or bias cannot pass by accident."""
+    rng = np.random.default_rng(seed)
+    for p in module.parameters():
+        p.data = (p + tinyattn.tensor(rng.normal(0.0, 0.1, p.shape), dtype=p.dtype)).data
+    return module
+
+
+def leaves(torch, dtype, *shapes, seed=1):
+    """The same random inputs twice: as tinyattn tensors and as torch tensors, both requiring grad."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    return ([tinyattn.tensor(a, requires_grad=True) for a in arrays],
+            [torch.tensor(a, requires_grad=True) for a in arrays])
+
+
+def backward_both(torch, out, expected, seed=7):
+    """Backpropagate the same random upstream gradient through ours and theirs."""
+    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+    out.backward(tinyattn.tensor(upstream))
+    expected.backward(torch.tensor(upstream))
+
+
+def gradcheck_module(module, *args, directional=False, seed=None):
+    """gradcheck of module(*args) with respect to the args that require grad and every parameter.
+    The other args (ids, masks, flags) stay outside gradcheck, which would turn any tensor it
+    is given into float64."""
+    checked = [i for i, a in enumerate(args) if isinstance(a, tinyattn.Tensor) and a.requires_grad]
+    params = [p.detach().requires_grad_() for p in module.parameters()]
+
+    def fn(*tensors):
+        if seed is not None:
+            tinyattn.manual_seed(seed)           # the same dropout masks in every pass
+        call_args = list(args)
+        for i, t in zip(checked, tensors):
+            call_args[i] = t
+        return functional_call(module, tensors[len(checked):], *call_args)
+
+    inputs = [args[i] for i in checked]
+    # every parameter must reach the output through `params`; were one left out of the swap,
+    # gradcheck would compare a zero gradient with a zero difference and pass
+    fn(*inputs, *params).sum().backward()
+    assert all(p.grad is not None for p in params)
+    assert tinyattn.gradcheck(fn, *inputs, *params, directional=directional)
