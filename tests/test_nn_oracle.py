@@ -222,6 +222,24 @@ def test_encoder_layer_matches_torch(torch, backend, dtype, norm_first, masking)
 
 @DTYPES
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_encoder_layer_weights_on_request_match_torch_self_attention(torch, backend, dtype, norm_first):
+    # torch's layer returns no weights: ask its self_attn, on the input it sees inside the layer
+    layer = randomise(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, dtype=dtype))
+    twin = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first,
+                                            dtype=_torch_dtype(torch, dtype))
+    copy_into_torch(layer, twin, torch)
+    (x,), (tx,) = leaves(torch, dtype, (2, 5, 8))
+    out, weights = layer(x, is_causal=True, need_weights=True)
+    attended = twin.norm1(tx) if norm_first else tx
+    _, expected = twin.self_attn(attended, attended, attended, attn_mask=_causal(torch, 5),
+                                 need_weights=True, average_attn_weights=False)
+    assert weights.shape == (2, 2, 5, 5)
+    assert_close(weights, expected, dtype, "weights")
+    assert_close(out, twin(tx, src_mask=_causal(torch, 5), is_causal=True), dtype, "output")
+
+
+@DTYPES
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 def test_decoder_layer_matches_torch(torch, backend, dtype, norm_first):
     layer = randomise(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, dtype=dtype))
     twin = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first,
