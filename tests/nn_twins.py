@@ -10,6 +10,9 @@ Names. Ours follow PyTorch's wherever PyTorch has one module per weight. The exc
     Transformer layers hold linear1 and linear2 directly;
   - the decoder's cross-attention is cross_attn here, multihead_attn in torch.
 A twin without in_proj_weight (one written in a test with our names) is copied name for name.
+Shapes. A weight may be laid out as ours but shaped otherwise: PatchEmbedding's proj.weight
+(d, C * ph * pw) is torch.nn.Conv2d's (d, C, ph, pw) flattened. Such weights are copied, and
+their gradients compared, reshaped.
 """
 import numpy as np
 
@@ -50,7 +53,10 @@ def torch_state(module, torch, packed_qkv=True):
 
 def copy_into_torch(module, twin, torch):
     """Load our weights into `twin` (strictly: every torch weight must have come from ours)."""
-    twin.load_state_dict(torch_state(module, torch, packed_qkv=_packs_qkv(twin)))
+    shapes = {name: value.shape for name, value in twin.state_dict().items()}
+    state = torch_state(module, torch, packed_qkv=_packs_qkv(twin))
+    twin.load_state_dict({name: value.reshape(shapes.get(name, value.shape))
+                          for name, value in state.items()})
     return twin
 
 
@@ -63,6 +69,7 @@ def assert_grads_match(module, twin, dtype):
         expected = theirs[target].grad
         if third is not None:
             expected = expected.chunk(3)[third]
+        expected = expected.reshape(p.shape)
         assert p.grad is not None, f"{name}: no gradient"
         np.testing.assert_allclose(p.backend.to_numpy(p.grad), expected.numpy(), err_msg=name,
                                    **TOLERANCE[dtype])
