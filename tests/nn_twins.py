@@ -1,6 +1,7 @@
 """Helpers for the nn tests: copy a tinyattn module's weights into its PyTorch twin, compare
-gradients parameter by parameter, and call a module with its parameters swapped for other
-tensors (for gradcheck). Not a conftest: the nn test files import it.
+gradients parameter by parameter, make the same random inputs and upstream gradients for both,
+and call a module with its parameters swapped for other tensors (gradcheck_module). Not a
+conftest: the nn test files import it.
 
 Names. Ours follow PyTorch's wherever PyTorch has one module per weight. The exceptions:
   - MultiHeadAttention has q_proj, k_proj and v_proj; torch.nn.MultiheadAttention packs the
@@ -9,6 +10,9 @@ Names. Ours follow PyTorch's wherever PyTorch has one module per weight. The exc
     Transformer layers hold linear1 and linear2 directly;
   - the decoder's cross-attention is cross_attn here, multihead_attn in torch.
 A twin without in_proj_weight (one written in a test with our names) is copied name for name.
+Shapes. A weight may be laid out as ours but shaped otherwise: PatchEmbedding's proj.weight
+(d, C * ph * pw) is torch.nn.Conv2d's (d, C, ph, pw) flattened. Such weights are copied, and
+their gradients compared, reshaped.
 """
 import numpy as np
 
@@ -49,7 +53,10 @@ def torch_state(module, torch, packed_qkv=True):
 
 def copy_into_torch(module, twin, torch):
     """Load our weights into `twin` (strictly: every torch weight must have come from ours)."""
-    twin.load_state_dict(torch_state(module, torch, packed_qkv=_packs_qkv(twin)))
+    shapes = {name: value.shape for name, value in twin.state_dict().items()}
+    state = torch_state(module, torch, packed_qkv=_packs_qkv(twin))
+    twin.load_state_dict({name: value.reshape(shapes.get(name, value.shape))
+                          for name, value in state.items()})
     return twin
 
 
@@ -62,6 +69,7 @@ def assert_grads_match(module, twin, dtype):
         expected = theirs[target].grad
         if third is not None:
             expected = expected.chunk(3)[third]
+        expected = expected.reshape(p.shape)
         assert p.grad is not None, f"{name}: no gradient"
         np.testing.assert_allclose(p.backend.to_numpy(p.grad), expected.numpy(), err_msg=name,
                                    **TOLERANCE[dtype])
@@ -91,3 +99,50 @@ def functional_call(module, params, *args, **kwargs):
     finally:
         for owner, name, p in slots:
             owner._parameters[name] = p
+
+
+def randomise(module, seed=3):
+    """Add N(0, 0.1) to every parameter, so that norms are not exactly 1, biases not exactly 0,
+    and a gradient that forgot a weight or bias cannot pass by accident."""
+    rng = np.random.default_rng(seed)
+    for p in module.parameters():
+        p.data = (p + tinyattn.tensor(rng.normal(0.0, 0.1, p.shape), dtype=p.dtype)).data
+    return module
+
+
+def leaves(torch, dtype, *shapes, seed=1):
+    """The same random inputs twice: as tinyattn tensors and as torch tensors, both requiring grad."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    return ([tinyattn.tensor(a, requires_grad=True) for a in arrays],
+            [torch.tensor(a, requires_grad=True) for a in arrays])
+
+
+def backward_both(torch, out, expected, seed=7):
+    """Backpropagate the same random upstream gradient through ours and theirs."""
+    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+    out.backward(tinyattn.tensor(upstream))
+    expected.backward(torch.tensor(upstream))
+
+
+def gradcheck_module(module, *args, directional=False, seed=None):
+    """gradcheck of module(*args) with respect to the args that require grad and every parameter.
+    The other args (ids, masks, flags) stay outside gradcheck, which would turn any tensor it
+    is given into float64."""
+    checked = [i for i, a in enumerate(args) if isinstance(a, tinyattn.Tensor) and a.requires_grad]
+    params = [p.detach().requires_grad_() for p in module.parameters()]
+
+    def fn(*tensors):
+        if seed is not None:
+            tinyattn.manual_seed(seed)           # the same dropout masks in every pass
+        call_args = list(args)
+        for i, t in zip(checked, tensors):
+            call_args[i] = t
+        return functional_call(module, tensors[len(checked):], *call_args)
+
+    inputs = [args[i] for i in checked]
+    # every parameter must reach the output through `params`; were one left out of the swap,
+    # gradcheck would compare a zero gradient with a zero difference and pass
+    fn(*inputs, *params).sum().backward()
+    assert all(p.grad is not None for p in params)
+    assert tinyattn.gradcheck(fn, *inputs, *params, directional=directional)

@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
-from nn_twins import assert_close, assert_grads_match, copy_into_torch
+from nn_twins import assert_close, assert_grads_match, backward_both, copy_into_torch, leaves, randomise
 
 import tinyattn
 import tinyattn.functional as F
@@ -20,34 +20,10 @@ from tinyattn import nn
 DTYPES = pytest.mark.parametrize("dtype", ["float64", "float32"])
 
 
-def _randomise(module, seed=3):
-    """Add N(0, 0.1) to every parameter, so that norms are not exactly 1, biases not exactly 0,
-    and a gradient that forgot a weight or bias cannot pass by accident."""
-    rng = np.random.default_rng(seed)
-    for p in module.parameters():
-        p.data = (p + tinyattn.tensor(rng.normal(0.0, 0.1, p.shape), dtype=p.dtype)).data
-    return module
-
-
-def _leaves(torch, dtype, *shapes, seed=1):
-    """The same random inputs twice: as tinyattn tensors and as torch tensors, both requiring grad."""
-    rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
-    return ([tinyattn.tensor(a, requires_grad=True) for a in arrays],
-            [torch.tensor(a, requires_grad=True) for a in arrays])
-
-
-def _backward_both(torch, out, expected, seed=7):
-    """Backpropagate the same random upstream gradient through ours and theirs."""
-    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
-    out.backward(tinyattn.tensor(upstream))
-    expected.backward(torch.tensor(upstream))
-
-
 def _check(torch, dtype, ours, theirs, our_inputs, their_inputs, module=None, twin=None):
     """Forward outputs, input gradients and (for modules) every parameter gradient agree."""
     assert_close(ours, theirs, dtype, "forward")
-    _backward_both(torch, ours, theirs)
+    backward_both(torch, ours, theirs)
     for i, (x, t) in enumerate(zip(our_inputs, their_inputs)):
         assert_close(x.grad, t.grad, dtype, f"gradient of input {i}")
     if module is not None:
@@ -67,9 +43,9 @@ def _causal(torch, t):
 @DTYPES
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_matches_torch(torch, backend, dtype, bias):
-    layer = _randomise(nn.Linear(5, 4, bias=bias, dtype=dtype))
+    layer = randomise(nn.Linear(5, 4, bias=bias, dtype=dtype))
     twin = copy_into_torch(layer, torch.nn.Linear(5, 4, bias=bias, dtype=_torch_dtype(torch, dtype)), torch)
-    (x,), (tx,) = _leaves(torch, dtype, (2, 3, 5))
+    (x,), (tx,) = leaves(torch, dtype, (2, 3, 5))
     _check(torch, dtype, layer(x), twin(tx), [x], [tx], layer, twin)
 
 
@@ -84,22 +60,22 @@ def test_embedding_matches_torch_with_repeated_indices(torch, backend, dtype):
 
 @DTYPES
 def test_layer_norm_matches_torch(torch, backend, dtype):
-    layer = _randomise(nn.LayerNorm(6, dtype=dtype))
+    layer = randomise(nn.LayerNorm(6, dtype=dtype))
     twin = copy_into_torch(layer, torch.nn.LayerNorm(6, dtype=_torch_dtype(torch, dtype)), torch)
-    (x,), (tx,) = _leaves(torch, dtype, (2, 3, 6))
+    (x,), (tx,) = leaves(torch, dtype, (2, 3, 6))
     _check(torch, dtype, layer(x), twin(tx), [x], [tx], layer, twin)
 
 
 @DTYPES
 @pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
 def test_feed_forward_matches_torch_sequential(torch, backend, dtype, activation):
-    layer = _randomise(nn.FeedForward(6, 10, activation=activation, dtype=dtype))
+    layer = randomise(nn.FeedForward(6, 10, activation=activation, dtype=dtype))
     act = {"relu": torch.nn.ReLU(), "gelu": torch.nn.GELU(),
            "gelu_tanh": torch.nn.GELU(approximate="tanh")}[activation]
     twin = torch.nn.Sequential(OrderedDict(linear1=torch.nn.Linear(6, 10), activation=act,
                                            linear2=torch.nn.Linear(10, 6)))
     copy_into_torch(layer, twin.to(_torch_dtype(torch, dtype)), torch)
-    (x,), (tx,) = _leaves(torch, dtype, (2, 3, 6))
+    (x,), (tx,) = leaves(torch, dtype, (2, 3, 6))
     _check(torch, dtype, layer(x), twin(tx), [x], [tx], layer, twin)
 
 
@@ -129,7 +105,7 @@ SDPA_CASES = [
                          ids=[c[0] for c in SDPA_CASES])
 def test_scaled_dot_product_attention_matches_torch(torch, backend, dtype, name, t_q, t_k,
                                                     mask_shape, is_causal, scale):
-    ours, theirs = _leaves(torch, dtype, (2, 2, t_q, 3), (2, 2, t_k, 3), (2, 2, t_k, 4))
+    ours, theirs = leaves(torch, dtype, (2, 2, t_q, 3), (2, 2, t_k, 3), (2, 2, t_k, 4))
     mask = None if mask_shape is None else _random_mask(mask_shape)
     out = F.scaled_dot_product_attention(*ours, mask=None if mask is None else tinyattn.tensor(mask),
                                          is_causal=is_causal, scale=scale)
@@ -166,7 +142,7 @@ def test_causal_queries_before_every_key_get_zero_output(backend):
 
 def test_multi_head_attention_over_only_padding_gives_the_output_bias(backend):
     # a sequence whose keys are all padding: every head's output is 0, so out_proj leaves its bias
-    attn = _randomise(nn.MultiHeadAttention(8, 2))
+    attn = randomise(nn.MultiHeadAttention(8, 2))
     keep = tinyattn.padding_mask(lengths=[3, 0], max_len=3)
     out = attn(tinyattn.randn(2, 3, 8), mask=keep).numpy()
     np.testing.assert_allclose(out[1], np.broadcast_to(attn.out_proj.bias.numpy(), (3, 8)), rtol=1e-6)
@@ -175,7 +151,7 @@ def test_multi_head_attention_over_only_padding_gives_the_output_bias(backend):
 
 # -- multi-head attention ---------------------------------------------------------------------
 def _attention_pair(torch, dtype, d_model=8, num_heads=2):
-    ours = _randomise(nn.MultiHeadAttention(d_model, num_heads, dtype=dtype))
+    ours = randomise(nn.MultiHeadAttention(d_model, num_heads, dtype=dtype))
     twin = torch.nn.MultiheadAttention(d_model, num_heads, batch_first=True,
                                        dtype=_torch_dtype(torch, dtype))
     return ours, copy_into_torch(ours, twin, torch)
@@ -184,7 +160,7 @@ def _attention_pair(torch, dtype, d_model=8, num_heads=2):
 @DTYPES
 def test_multi_head_self_attention_matches_torch(torch, backend, dtype):
     attn, twin = _attention_pair(torch, dtype)
-    (x,), (tx,) = _leaves(torch, dtype, (2, 5, 8))
+    (x,), (tx,) = leaves(torch, dtype, (2, 5, 8))
     expected, _ = twin(tx, tx, tx, need_weights=False)
     _check(torch, dtype, attn(x), expected, [x], [tx], attn, twin)
 
@@ -192,7 +168,7 @@ def test_multi_head_self_attention_matches_torch(torch, backend, dtype):
 @DTYPES
 def test_multi_head_self_attention_with_padding_and_causal_masks_matches_torch(torch, backend, dtype):
     attn, twin = _attention_pair(torch, dtype)
-    (x,), (tx,) = _leaves(torch, dtype, (2, 5, 8))
+    (x,), (tx,) = leaves(torch, dtype, (2, 5, 8))
     keep = tinyattn.padding_mask(lengths=[5, 3], max_len=5)                  # (B, 1, 1, T)
     out = attn(x, mask=keep, is_causal=True)
     expected, _ = twin(tx, tx, tx, key_padding_mask=torch.tensor(~keep.numpy()[:, 0, 0]),
@@ -203,7 +179,7 @@ def test_multi_head_self_attention_with_padding_and_causal_masks_matches_torch(t
 @DTYPES
 def test_multi_head_cross_attention_with_padded_memory_matches_torch(torch, backend, dtype):
     attn, twin = _attention_pair(torch, dtype)
-    ours, theirs = _leaves(torch, dtype, (2, 3, 8), (2, 6, 8), (2, 6, 8))   # query, key, value
+    ours, theirs = leaves(torch, dtype, (2, 3, 8), (2, 6, 8), (2, 6, 8))   # query, key, value
     keep = tinyattn.padding_mask(lengths=[4, 6], max_len=6)
     out = attn(*ours, mask=keep)
     expected, _ = twin(*theirs, key_padding_mask=torch.tensor(~keep.numpy()[:, 0, 0]), need_weights=False)
@@ -215,7 +191,7 @@ def test_multi_head_cross_attention_with_padded_memory_matches_torch(torch, back
 def test_multi_head_attention_weights_match_torch(torch, backend, dtype, average):
     # torch averages the weights over heads unless average_attn_weights=False; ours are per head
     attn, twin = _attention_pair(torch, dtype)
-    (x,), (tx,) = _leaves(torch, dtype, (2, 4, 8))
+    (x,), (tx,) = leaves(torch, dtype, (2, 4, 8))
     out, weights = attn(x, is_causal=True, need_weights=True)
     expected, their_weights = twin(tx, tx, tx, attn_mask=_causal(torch, 4), need_weights=True,
                                    average_attn_weights=average)
@@ -229,11 +205,11 @@ def test_multi_head_attention_weights_match_torch(torch, backend, dtype, average
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 @pytest.mark.parametrize("masking", ["padding", "causal"])
 def test_encoder_layer_matches_torch(torch, backend, dtype, norm_first, masking):
-    layer = _randomise(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, dtype=dtype))
+    layer = randomise(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, dtype=dtype))
     twin = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first,
                                             dtype=_torch_dtype(torch, dtype))
     copy_into_torch(layer, twin, torch)
-    (x,), (tx,) = _leaves(torch, dtype, (2, 5, 8))
+    (x,), (tx,) = leaves(torch, dtype, (2, 5, 8))
     if masking == "padding":
         keep = tinyattn.padding_mask(lengths=[5, 2], max_len=5)
         out = layer(x, mask=keep)
@@ -246,12 +222,30 @@ def test_encoder_layer_matches_torch(torch, backend, dtype, norm_first, masking)
 
 @DTYPES
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_encoder_layer_weights_on_request_match_torch_self_attention(torch, backend, dtype, norm_first):
+    # torch's layer returns no weights: ask its self_attn, on the input it sees inside the layer
+    layer = randomise(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, dtype=dtype))
+    twin = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first,
+                                            dtype=_torch_dtype(torch, dtype))
+    copy_into_torch(layer, twin, torch)
+    (x,), (tx,) = leaves(torch, dtype, (2, 5, 8))
+    out, weights = layer(x, is_causal=True, need_weights=True)
+    attended = twin.norm1(tx) if norm_first else tx
+    _, expected = twin.self_attn(attended, attended, attended, attn_mask=_causal(torch, 5),
+                                 need_weights=True, average_attn_weights=False)
+    assert weights.shape == (2, 2, 5, 5)
+    assert_close(weights, expected, dtype, "weights")
+    assert_close(out, twin(tx, src_mask=_causal(torch, 5), is_causal=True), dtype, "output")
+
+
+@DTYPES
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 def test_decoder_layer_matches_torch(torch, backend, dtype, norm_first):
-    layer = _randomise(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, dtype=dtype))
+    layer = randomise(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, dtype=dtype))
     twin = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first,
                                             dtype=_torch_dtype(torch, dtype))
     copy_into_torch(layer, twin, torch)
-    ours, theirs = _leaves(torch, dtype, (2, 4, 8), (2, 6, 8))               # target, memory
+    ours, theirs = leaves(torch, dtype, (2, 4, 8), (2, 6, 8))               # target, memory
     tgt_keep = tinyattn.padding_mask(lengths=[4, 3], max_len=4)
     src_keep = tinyattn.padding_mask(lengths=[2, 6], max_len=6)
     out = layer(*ours, tgt_mask=tgt_keep, memory_mask=src_keep)              # always causal
@@ -309,7 +303,7 @@ def test_transformer_training_step_matches_torch(torch, backend, dtype, norm_fir
     src = np.array([[3, 5, 1, 6, 2], [4, 4, 2, 0, 0]])
     tgt = np.array([[1, 2, 3, 4, 5], [1, 5, 3, 0, 0]])
     tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
-    model = _randomise(nn.Transformer(7, 6, 8, 2, 2, 2, 16, dropout=0.0, max_len=16,
+    model = randomise(nn.Transformer(7, 6, 8, 2, 2, 2, 16, dropout=0.0, max_len=16,
                                       norm_first=norm_first, dtype=dtype))
     twin = _torch_transformer(torch, 7, 6, 8, 2, 2, 16, 16, norm_first).to(_torch_dtype(torch, dtype))
     copy_into_torch(model, twin, torch)

@@ -10,7 +10,7 @@ import-linter contract checks that):
     functional/  F.*: softmax, cross-entropy, layer norm, GELU... readable and fused
     attention/   scaled dot-product attention, masks, the fused, flash and window variants, the cache
     safetensors.py  Hugging Face's weights format, NumPy alone (a layer under nn/, which reads it)
-    nn/          Module, layers, multi-head attention, Transformer, GPT
+    nn/          Module, layers, multi-head attention, Transformer, GPT, ViT
     optim/, generate.py, io.py, data.py, viz.py    training, decoding, checkpoints, data, pictures
     tokenizers/  byte-level BPE as GPT-2 does it (text <-> token ids; uses none of the above)
 

@@ -18,9 +18,9 @@ from .positional import SinusoidalPositionalEncoding
 
 class TransformerEncoderLayer(Module):
     """Self-attention then feed-forward. x (B, T, d_model) -> same shape.
-    forward(x, mask=None, is_causal=False, cache=None, rotary=None): mask and the rest go to
-    the self-attention (see MultiHeadAttention). (GPT's layer, pre-norm and always causal, is
-    gpt.py's DecoderBlock.)
+    forward(x, mask=None, is_causal=False, cache=None, rotary=None, need_weights=False): mask
+    and the rest go to the self-attention (see MultiHeadAttention). (GPT's layer, pre-norm and
+    always causal, is gpt.py's DecoderBlock.)
     num_kv_heads (grouped-query attention), attention and window: see MultiHeadAttention."""
 
     def __init__(self, d_model, num_heads, d_ff, dropout=0.1, activation="relu", norm_first=False,
@@ -35,15 +35,25 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
 
-    def forward(self, x, mask=None, is_causal=False, cache=None, rotary=None):
-        attend = lambda h: self.dropout1(self.self_attn(h, mask=mask, is_causal=is_causal,  # noqa: E731
-                                                        cache=cache, rotary=rotary))
-        feed = lambda h: self.dropout2(self.feed_forward(h))  # noqa: E731
+    def forward(self, x, mask=None, is_causal=False, cache=None, rotary=None, need_weights=False):
+        """Returns x, or (x, self-attention weights (B, H, T, T)) with need_weights=True."""
+        weights = []
+
+        def attend(h):
+            out = self.self_attn(h, mask=mask, is_causal=is_causal, cache=cache, rotary=rotary,
+                                 need_weights=need_weights)
+            return self.dropout1(_keep_weights(out, need_weights, weights))
+
+        def feed(h):
+            return self.dropout2(self.feed_forward(h))
+
         if self.norm_first:
             x = x + attend(self.norm1(x))
-            return x + feed(self.norm2(x))
-        x = self.norm1(x + attend(x))
-        return self.norm2(x + feed(x))
+            x = x + feed(self.norm2(x))
+        else:
+            x = self.norm1(x + attend(x))
+            x = self.norm2(x + feed(x))
+        return (x, weights[0]) if need_weights else x
 
 
 class TransformerDecoderLayer(Module):
@@ -84,10 +94,7 @@ class TransformerDecoderLayer(Module):
 
         def attend_memory(h):
             out = self.cross_attn(h, memory, mask=memory_mask, need_weights=need_weights, cache=cross_cache)
-            if need_weights:
-                out, w = out
-                weights.append(w)
-            return self.dropout2(out)
+            return self.dropout2(_keep_weights(out, need_weights, weights))
 
         def feed(h):
             return self.dropout3(self.feed_forward(h))
@@ -101,6 +108,15 @@ class TransformerDecoderLayer(Module):
             x = self.norm2(x + attend_memory(x))
             x = self.norm3(x + feed(x))
         return (x, weights[0]) if need_weights else x
+
+
+def _keep_weights(result, need_weights, weights):
+    """An attention's result without its weights, which are appended to `weights` when asked for."""
+    if not need_weights:
+        return result
+    out, w = result
+    weights.append(w)
+    return out
 
 
 def xavier_uniform_(module):
