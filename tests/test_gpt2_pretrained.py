@@ -146,7 +146,7 @@ def _saved(tmp_path, **config_changes):
 @pytest.mark.parametrize("field,value", [
     ("layer_norm_epsilon", 1e-6), ("scale_attn_weights", False), ("activation_function", "gelu_fast"),
     ("scale_attn_by_inverse_layer_idx", True), ("add_cross_attention", True), ("model_type", "llama"),
-    ("attn_pdrop", 0.05)])
+    ("attn_pdrop", 0.05), ("pruned_heads", {"0": [1]})])
 def test_a_config_our_gpt_cannot_compute_is_refused_naming_the_field(tmp_path, field, value):
     with pytest.raises(ValueError, match=f"cannot compute: .*{field}"):
         nn.GPT.from_pretrained(_saved(tmp_path, **{field: value}))

@@ -37,7 +37,7 @@ ACTIVATION_NAMES = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
 
 # choices GPT-2 allows that change what the model computes, and the only value nn.GPT can make
 REQUIRED = {"model_type": "gpt2", "layer_norm_epsilon": 1e-5, "scale_attn_weights": True,
-            "scale_attn_by_inverse_layer_idx": False, "add_cross_attention": False}
+            "scale_attn_by_inverse_layer_idx": False, "add_cross_attention": False, "pruned_heads": {}}
 
 # fields that describe the file or serve other heads and tasks, not GPT2LMHeadModel's logits
 # (reorder_and_upcast_attn only changes the precision of float16 attention)
@@ -47,7 +47,8 @@ IGNORED = {"architectures", "bos_token_id", "eos_token_id", "pad_token_id", "dty
            "summary_use_proj", "reorder_and_upcast_attn", "_name_or_path", "id2label", "label2id",
            "_num_labels", "n_special", "predict_special_tokens", "output_past", "tokenizer_class",
            "return_dict", "output_attentions", "output_hidden_states", "torchscript", "is_decoder",
-           "problem_type", "finetuning_task", "prefix"}
+           "problem_type", "finetuning_task", "prefix", "num_labels", "gradient_checkpointing",
+           "use_bfloat16"}
 
 SIZES = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")
 DROPOUTS = ("resid_pdrop", "embd_pdrop", "attn_pdrop")
