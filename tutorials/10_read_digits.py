@@ -273,7 +273,7 @@ if len(wrong):
 # Cross-attention gives, for every digit the decoder writes, one weight per patch, summing to
 # 1: how much of what it reads comes from each patch's memory vector. Because the decoder's
 # self-attention is causal, one pass over [START, d1, d2, d3] with the digits it wrote gives at
-# each position exactly the weights of the greedy step that wrote the next digit. We average
+# each position the same weights as the greedy step that wrote the next digit. We average
 # the 4 heads and put the 16 weights back on the 2 x 8 patch grid. The number printed per layer
 # is the share of the weight that falls on the four patches of the digit being written,
 # averaged over the 1,000 test strips.
@@ -370,13 +370,13 @@ show(fig, "alignment.png")
 # %% [markdown]
 # ## Two modalities, one mechanism
 #
-# Compared with tutorial 3, only the encoder's first step changed: a patch embedding (a Linear
-# layer on 16 pixels) where a token embedding (a row looked up in a table) was. From there on it
-# is the same code: one `MultiHeadAttention` class computes the patches' self-attention, the
+# In the architecture, only the encoder's first step differs from tutorial 3: a patch embedding
+# (a Linear layer on 16 pixels) where a token embedding (a row looked up in a table) was. From
+# there on it is the same code: one `MultiHeadAttention` class computes the patches' self-attention, the
 # digits' causal self-attention and the cross-attention between them, and the decoder learns to
 # align its output with its input in the same way, whether the input is a sequence of tokens or
-# a strip of pixels. (Two smaller differences: pre-norm layers, as ViT and GPT-2 use, and
-# learned positions, as ViT does, where tutorial 3 follows the paper.)
+# a strip of pixels. (Smaller differences: pre-norm layers and learned positions, as ViT and
+# GPT-2 have them, where tutorial 3 follows the paper.)
 #
 # Things to try: `--seed` (the test strips stay the same, only the model and its training
 # strips change); a `PATCH` of (8, 2), 16 thin columns, or (8, 4), two per digit; strips of
