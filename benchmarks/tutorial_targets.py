@@ -34,6 +34,9 @@ TARGETS = {
                  "GPT 2-digit addition: >= 99% on all held-out pairs"),
     "char GPT": (["05_char_gpt.py", "--text", "{text}"], ("char_gpt", "val_loss"), "<=", 1.90,
                  "char GPT, nanoGPT CPU recipe, tiny Shakespeare: validation loss <= 1.90"),
+    "digits": (["10_read_digits.py"], ("digit_strips", "exact_match"), ">=", 0.90,
+               "read 4 held-out handwritten digits (8 x 32 pixels): >= 90% of 1,000 strips exactly"),
+    "digits time": (None, ("digit_strips", "train_seconds"), "<=", 300.0, "... trained in <= 5 minutes"),
 }
 
 

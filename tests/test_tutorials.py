@@ -42,6 +42,8 @@ TUTORIALS = {
     "07_efficient_attention.py": (["cost.png", "kv_cache.png", "loss.png"],
                                   ["standard", "flash", "window W=8", "GQA, 2 kv heads", "MQA, 1 kv head"],
                                   0.75),
+    "10_read_digits.py": (["strips.png", "loss.png", "mistakes.png", "cross_attention.png",
+                           "cross_attention_last_layer.png", "alignment.png"], ["digit_strips"], 0.75),
 }
 
 
