@@ -34,6 +34,10 @@ TARGETS = {
                  "GPT 2-digit addition: >= 99% on all held-out pairs"),
     "char GPT": (["05_char_gpt.py", "--text", "{text}"], ("char_gpt", "val_loss"), "<=", 1.90,
                  "char GPT, nanoGPT CPU recipe, tiny Shakespeare: validation loss <= 1.90"),
+    "induction": (["08_inside_gpt2.py", "--model", "none"], ("induction", "best_head_score"), ">=", 0.6,
+                  "attention-only GPT on repeated random tokens: best induction head's score >= 0.6 "
+                  "(attending evenly: 0.04)"),
+    "induction time": (None, ("induction", "train_seconds"), "<=", 120.0, "... trained in <= 2 minutes"),
     "digits": (["10_read_digits.py"], ("digit_strips", "exact_match"), ">=", 0.90,
                "read 4 held-out handwritten digits (8 x 32 pixels): >= 90% of 1,000 strips exactly"),
     "digits time": (None, ("digit_strips", "train_seconds"), "<=", 300.0, "... trained in <= 5 minutes"),

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+import tinyattn
 from tinyattn.backend import BackendUnavailable, get_backend
+from tinyattn.nn import GPT
+from tinyattn.tokenizers import BPETokenizer
 
 pytest.importorskip("matplotlib")
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,20 +45,26 @@ TUTORIALS = {
     "07_efficient_attention.py": (["cost.png", "kv_cache.png", "loss.png"],
                                   ["standard", "flash", "window W=8", "GQA, 2 kv heads", "MQA, 1 kv head"],
                                   0.75),
+    "08_inside_gpt2.py": ([f"toy_{kind}.png" for kind in ("phase_change", "loss_by_position", "head_scores",
+                                                           "heads")], ["induction"], 0.9),
     "10_read_digits.py": (["strips.png", "loss.png", "mistakes.png", "cross_attention.png",
                            "cross_attention_last_layer.png", "alignment.png"], ["digit_strips"], 0.75),
 }
+GPT2_FIGURES = ["gpt2_head_scores.png", "gpt2_induction_head.png", "gpt2_heads_on_text.png"]
 
 
-def _check_quick_mode(script, out, *options):
+def _check_quick_mode(script, out, *options, hf_home=None):
     """Run a tutorial's quick mode: it must exit cleanly, learn (or pass its own checks) and
-    write its figures. Returns what it printed."""
+    write its figures. Returns what it printed. No tutorial downloads in a test, nor reads this
+    machine's Hugging Face cache: huggingface_hub (where installed) is offline, and its cache is
+    hf_home, or an empty directory."""
     figures, tasks, max_ratio = TUTORIALS[script]
     results = out / "results.json"
     command = [sys.executable, str(ROOT / "tutorials" / script), "--quick", "--out", str(out),
                "--results", str(results), *options]
     paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]      # this checkout's tinyattn first,
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, paths)))   # not an installed one
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, paths)),   # not an installed one
+               HF_HUB_OFFLINE="1", HF_HOME=str(hf_home or out / "empty_huggingface_cache"))
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert run.returncode == 0, run.stderr
     reported = json.loads(results.read_text())
@@ -79,3 +88,48 @@ def test_a_gpt_tutorial_learns_in_reference_mode(tmp_path):
     # a whole training run of a character-level GPT (about 4 s; 3 s in the default mode)
     printed = _check_quick_mode("05_char_gpt.py", tmp_path, "--reference")
     assert "reference mode: every function runs as its readable composition" in printed
+
+
+def _gpt2_stand_in(directory):
+    """The four files of a GPT-2 (config.json, model.safetensors, vocab.json, merges.txt) for a
+    small random GPT saved by tinyattn itself, with a BPE tokenizer trained here: tutorial 8's
+    GPT-2 part runs on it with no download and no transformers."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")[:20_000]
+    tokenizer = BPETokenizer().train(text, vocab_size=320)
+    tinyattn.manual_seed(0)
+    GPT(len(tokenizer), 32, 4, 3, 128).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def _check_gpt2_part(out, printed):
+    assert "No GPT-2 here" not in printed and "tokens/s" in printed, printed
+    gpt2 = json.loads((out / "results.json").read_text())["gpt2"]
+    assert gpt2["tokens_per_second"] > 0 and 0 <= gpt2["best_head_score"] <= 1, gpt2
+    for name in GPT2_FIGURES:
+        assert (out / name).stat().st_size > 10_000, f"{name} missing or empty"
+
+
+def test_tutorial_8_without_gpt2_says_so_in_one_sentence_and_goes_on(tmp_path):
+    printed = _check_quick_mode("08_inside_gpt2.py", tmp_path)       # offline, nothing cached
+    assert sum("No GPT-2 here" in line for line in printed.splitlines()) == 1, printed
+    assert not any((tmp_path / name).exists() for name in GPT2_FIGURES)
+    assert json.loads((tmp_path / "results.json").read_text())["induction"]["round_trip_max_diff"] == 0.0
+
+
+def test_tutorial_8_reads_gpt2_from_a_directory(tmp_path):
+    model = _gpt2_stand_in(tmp_path / "gpt2")
+    printed = _check_quick_mode("08_inside_gpt2.py", tmp_path / "out", "--model", str(model))
+    _check_gpt2_part(tmp_path / "out", printed)
+
+
+def test_tutorial_8_finds_gpt2_in_huggingface_hubs_cache_without_the_network(tmp_path):
+    pytest.importorskip("huggingface_hub")
+    # the cache's layout: hub/models--gpt2/refs/main names a commit, snapshots/<commit>/ holds the files
+    repository = tmp_path / "huggingface" / "hub" / "models--gpt2"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    _gpt2_stand_in(repository / "snapshots" / commit)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(commit)
+    printed = _check_quick_mode("08_inside_gpt2.py", tmp_path / "out", hf_home=tmp_path / "huggingface")
+    _check_gpt2_part(tmp_path / "out", printed)

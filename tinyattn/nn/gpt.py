@@ -24,8 +24,9 @@ from .transformer import cached_length
 
 class DecoderBlock(Module):
     """Pre-norm causal self-attention then feed-forward, each added to the residual stream.
-    x (B, T, d_model) -> same shape. forward(x, cache=None, rotary=None): a KVCache for decoding
-    and a RotaryEmbedding, both passed to the self-attention (see MultiHeadAttention).
+    x (B, T, d_model) -> same shape. forward(x, cache=None, rotary=None, need_weights=False): a
+    KVCache for decoding and a RotaryEmbedding, both passed to the self-attention (see
+    MultiHeadAttention); need_weights=True returns (x, self-attention weights (B, H, T, T_k)).
     num_kv_heads (grouped-query attention), attention and window: see MultiHeadAttention.
     The attribute names are TransformerEncoderLayer's, so a GPT's state_dict keys are too."""
 
@@ -40,10 +41,14 @@ class DecoderBlock(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
 
-    def forward(self, x, cache=None, rotary=None):
-        attended = self.self_attn(self.norm1(x), is_causal=True, cache=cache, rotary=rotary)
+    def forward(self, x, cache=None, rotary=None, need_weights=False):
+        attended = self.self_attn(self.norm1(x), is_causal=True, cache=cache, rotary=rotary,
+                                  need_weights=need_weights)
+        if need_weights:
+            attended, weights = attended                                       # weights (B, H, T, T_k)
         x = x + self.dropout1(attended)                                        # (B, T, d_model)
-        return x + self.dropout2(self.feed_forward(self.norm2(x)))              # (B, T, d_model)
+        x = x + self.dropout2(self.feed_forward(self.norm2(x)))                 # (B, T, d_model)
+        return (x, weights) if need_weights else x
 
 
 class GPT(Module):
@@ -129,10 +134,13 @@ class GPT(Module):
                     std = 0.02 / math.sqrt(2 * num_layers)
                 p.data = (randn(*p.shape, dtype=p.dtype) * std).data
 
-    def forward(self, idx, cache=None):
+    def forward(self, idx, cache=None, need_weights=False):
         """idx (B, T) -> logits (B, T, vocab_size). With a cache (a list, empty at first, that
         forward fills with a KVCache per block and that is kept between calls) idx holds only
-        the new tokens; positions continue after the cache."""
+        the new tokens; positions continue after the cache. need_weights=True returns (logits,
+        a list of each block's self-attention weights (B, H, T, T_k)), T_k counting the cached
+        positions too; row t is what position t read, zero above the causal diagonal. Asking
+        for them takes the readable attention path, which forms the weights (slower)."""
         _check_token_ids(idx)
         start = cached_length(cache)
         if start + idx.shape[1] > self.max_len:
@@ -144,9 +152,15 @@ class GPT(Module):
         x = self.dropout(x)
         if cache is not None and not cache:
             cache.extend(KVCache(window=block.self_attn.window) for block in self.blocks)
+        all_weights = []
         for i, block in enumerate(self.blocks):
-            x = block(x, cache=None if cache is None else cache[i], rotary=self.rotary)
-        return self.head(self.final_norm(x))
+            x = block(x, cache=None if cache is None else cache[i], rotary=self.rotary,
+                      need_weights=need_weights)
+            if need_weights:
+                x, weights = x
+                all_weights.append(weights)
+        logits = self.head(self.final_norm(x))                                 # (B, T, vocab_size)
+        return (logits, all_weights) if need_weights else logits
 
 
 def _check_token_ids(idx):
