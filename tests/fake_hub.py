@@ -23,7 +23,13 @@ def install_fake_hub(monkeypatch, repos, cache):
         shutil.copy(source, target)
         return str(target)
 
+    def try_to_load_from_cache(repo_id, filename, **kwargs):
+        """The cached path, or None: what an earlier hf_hub_download left in the cache."""
+        target = cache / repo_id.replace("/", "--") / filename
+        return str(target) if target.is_file() else None
+
     module = types.ModuleType("huggingface_hub")
     module.hf_hub_download = hf_hub_download
+    module.try_to_load_from_cache = try_to_load_from_cache
     monkeypatch.setitem(sys.modules, "huggingface_hub", module)
     return asked

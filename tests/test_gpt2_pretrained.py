@@ -200,6 +200,14 @@ def test_a_hub_name_is_fetched_through_huggingface_hub(tmp_path, monkeypatch):
     np.testing.assert_array_equal(loaded.head.weight.numpy(), model.head.weight.numpy())
 
 
+def test_a_hub_name_already_cached_is_read_without_asking_the_hub(tmp_path, monkeypatch):
+    nn.GPT(30, 12, 2, 1, 10).save_pretrained(tmp_path / "repo")
+    asked = install_fake_hub(monkeypatch, {"gpt2": tmp_path / "repo"}, tmp_path / "cache")
+    nn.GPT.from_pretrained("gpt2")
+    nn.GPT.from_pretrained("gpt2")
+    assert asked == [("gpt2", "config.json"), ("gpt2", "model.safetensors")]       # the first time only
+
+
 def test_a_hub_name_offline_raises_the_hubs_error(tmp_path, monkeypatch):
     install_fake_hub(monkeypatch, {}, tmp_path / "cache")
     with pytest.raises(OSError, match="no config.json in gpt2"):
