@@ -38,6 +38,9 @@ TARGETS = {
                   "attention-only GPT on repeated random tokens: best induction head's score >= 0.6 "
                   "(attending evenly: 0.04)"),
     "induction time": (None, ("induction", "train_seconds"), "<=", 120.0, "... trained in <= 2 minutes"),
+    "vit": (["09_vision_transformer.py"], ("vit_digits", "test_accuracy"), ">=", 0.98,
+            "ViT on scikit-learn's 8x8 digits: >= 98% of the 450 test digits"),
+    "vit time": (None, ("vit_digits", "train_seconds"), "<=", 180.0, "... trained in <= 3 minutes"),
     "digits": (["10_read_digits.py"], ("digit_strips", "exact_match"), ">=", 0.90,
                "read 4 held-out handwritten digits (8 x 32 pixels): >= 90% of 1,000 strips exactly"),
     "digits time": (None, ("digit_strips", "train_seconds"), "<=", 300.0, "... trained in <= 5 minutes"),
@@ -65,7 +68,7 @@ def _shown(metric, value):
     """A result as a reader wants it: accuracies in percent, times in seconds, losses as numbers."""
     if value is None:
         return "failed to run"
-    if metric == "exact_match":
+    if metric == "exact_match" or metric.endswith("accuracy"):
         return f"{value:.1%}"
     if metric.endswith("seconds"):
         return f"{value:.0f} s"

@@ -47,6 +47,8 @@ TUTORIALS = {
                                   0.75),
     "08_inside_gpt2.py": ([f"toy_{kind}.png" for kind in ("phase_change", "loss_by_position", "head_scores",
                                                            "heads")], ["induction"], 0.9),
+    "09_vision_transformer.py": (["patches.png", "training.png", "accuracy.png", "confusion.png",
+                                  "misread.png", "positions.png", "rollout.png"], ["vit_digits"], 0.6),
     "10_read_digits.py": (["strips.png", "loss.png", "mistakes.png", "cross_attention.png",
                            "cross_attention_last_layer.png", "alignment.png"], ["digit_strips"], 0.75),
 }
