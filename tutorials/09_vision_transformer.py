@@ -34,7 +34,7 @@ from sklearn.svm import SVC
 
 import tinyattn
 import tinyattn.functional as F
-from tinyattn import nn, optim
+from tinyattn import nn, optim, viz
 
 args = tutorial_args("A Vision Transformer learns scikit-learn's 8x8 handwritten digits",
                      default_out="out/09_vision_transformer",
@@ -317,13 +317,12 @@ show(fig, "accuracy.png")
 confusion = np.zeros((10, 10), dtype=int)
 np.add.at(confusion, (test_labels, predicted), 1)
 fig, ax = plt.subplots(figsize=(5.8, 5))
-ax.imshow(np.log1p(confusion), cmap="Blues")
-for true, read in zip(*np.nonzero(confusion)):
+viz.heatmap(ax, np.log1p(confusion), f"ViT's confusion matrix: {len(test_labels)} test digits\n"
+            f"({np.trace(confusion)} on the diagonal, right)", xlabel="digit the ViT read",
+            ylabel="true digit", xticklabels=range(10), yticklabels=range(10), cmap="Blues", colorbar=False)
+for true, read in zip(*np.nonzero(confusion)):                 # the counts, written in
     ax.text(read, true, confusion[true, read], ha="center", va="center", fontsize=9,
             color="white" if true == read else "black")
-ax.set(title=f"ViT's confusion matrix: {len(test_labels)} test digits\n"
-             f"({np.trace(confusion)} on the diagonal, right)",
-       xlabel="digit the ViT read", ylabel="true digit", xticks=range(10), yticks=range(10))
 fig.tight_layout()
 show(fig, "confusion.png")
 
