@@ -49,7 +49,8 @@ args = tutorial_args("A Transformer reads four handwritten digits from an image"
 # training and 25% held out, in the same proportion of each digit. A *strip* is four images
 # side by side, 8 x 32 pixels, and its label is the four digits, left to right. Training strips
 # are drawn fresh for every batch from the training images only; the 1,000 test strips from the
-# held-out images only, so every digit of the test is handwriting the model never saw. (There
+# held-out images only, so every digit of the test is an image the model never saw (though
+# written by the same 13 people as the training images, as tutorial 9 says). (There
 # are 450 held-out images, so each appears about 9 times among the test strips' 4,000 digits.)
 
 # %%
