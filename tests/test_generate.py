@@ -1,10 +1,12 @@
-"""Decoding: cached and uncached decoding give the same tokens; sampling respects top-k."""
+"""Decoding: cached and uncached decoding give the same tokens; the cache keeps every position;
+sampling respects top-k."""
 import numpy as np
 import pytest
 
 import tinyattn
 import tinyattn.nn as nn
-from tinyattn.generate import generate, pick_next, translate
+from tinyattn.attention import KVCache
+from tinyattn.generate import generate, kv_cache_bytes, pick_next, translate
 
 
 @pytest.fixture
@@ -67,6 +69,43 @@ def test_cached_step_logits_equal_the_full_forward(gpt):
                                                            for t in range(2, 6)]
     # float32: the cached path sums the same products in a different order (a few ulps)
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-5, atol=1e-6)
+
+
+def test_kv_cache_holds_every_appended_position_in_order_across_its_growth(backend):
+    rng = np.random.default_rng(0)
+    chunks = [rng.standard_normal((2, 3, t, 4)).astype(np.float32) for t in (5, 1, 1, 6, 1, 2, 1)]
+    cache, seen = KVCache(), []
+    with tinyattn.no_grad():
+        for i, chunk in enumerate(chunks):
+            keys, values = cache.append(tinyattn.tensor(chunk), tinyattn.tensor(-chunk))
+            seen.append((keys, keys.numpy().copy()))
+            expected = np.concatenate(chunks[:i + 1], axis=2)
+            np.testing.assert_array_equal(keys.numpy(), expected)
+            np.testing.assert_array_equal(values.numpy(), -expected)
+            np.testing.assert_array_equal(cache.keys.numpy(), expected)
+    assert cache.length == 17 and kv_cache_bytes(cache) == 2 * 2 * 3 * 17 * 4 * 4
+    for keys, then in seen:            # what a step attended to is not changed by later steps
+        np.testing.assert_array_equal(keys.numpy(), then)
+
+
+def test_kv_cache_with_grad_on_concatenates_so_gradients_reach_every_step(backend):
+    first = tinyattn.ones(1, 2, 3, 4, requires_grad=True)
+    second = tinyattn.ones(1, 2, 1, 4, requires_grad=True)
+    cache = KVCache()
+    cache.append(first, first * 2)
+    keys, values = cache.append(second, second * 2)
+    (keys.sum() + values.sum()).backward()
+    np.testing.assert_array_equal(tinyattn.tensor(first.grad).numpy(), np.full((1, 2, 3, 4), 3.0))
+    np.testing.assert_array_equal(tinyattn.tensor(second.grad).numpy(), np.full((1, 2, 1, 4), 3.0))
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 1, 4), (1, 2, 1, 5)], ids=["batch", "width"])
+def test_kv_cache_refuses_keys_that_do_not_line_up_with_the_cached_ones(backend, shape):
+    cache = KVCache()
+    with tinyattn.no_grad():
+        cache.append(tinyattn.zeros(1, 2, 3, 4), tinyattn.zeros(1, 2, 3, 4))
+        with pytest.raises(ValueError, match="do not line up with the cached"):
+            cache.append(tinyattn.zeros(*shape), tinyattn.zeros(*shape))
 
 
 def test_top_k_sampling_only_picks_among_the_k_largest(backend):

@@ -12,7 +12,17 @@ per layer (grouped-query attention makes H_kv small, a window makes T small).
 
 Models fill a plain list with one per layer: `cache = []; model(idx, cache=cache)`, then feed
 only the new tokens with the same list.
+
+How the keys grow: appending by concatenation would copy the whole cache into fresh memory at
+every step, T^2 / 2 positions over T steps. When decoding (grad mode off, no window) the cache
+instead writes each step's keys and values into buffers with room to spare, and `keys` and
+`values` are views of their filled part. The first keys get buffers of their own length (a
+cross-attention's never grow); a buffer that must grow is replaced by one twice as long as
+needed, as a Python list grows, so each position is copied about twice in all. With grad mode
+on (a cache used in training) it concatenates, which autograd follows.
 """
+from ..engine.autograd import is_grad_enabled
+from ..engine.creation import zeros
 from ..engine.tensor_functions import concat
 
 
@@ -24,23 +34,46 @@ class KVCache:
     cache["k"], cache["v"] and cache["length"] read keys, values and length (the names of the
     dict the cache used to be)."""
 
-    __slots__ = ("keys", "values", "length", "window")
+    __slots__ = ("keys", "values", "length", "window", "_buffers")
 
     def __init__(self, window=None):
         self.keys = self.values = None
         self.length = 0
         self.window = window
+        self._buffers = None           # (keys, values) with room to spare; keys, values view them
 
     def append(self, keys, values):
         """Add the new positions' keys and values (B, H_kv, T_new, D) after the cached ones.
         Returns all the keys and values the new queries attend to (B, H_kv, T_kept + T_new, D);
         keeps for later all of them, or with a window the last W - 1."""
         self.length += keys.shape[2]
+        if self.window is None and not is_grad_enabled():
+            self._write(keys, values)
+            return self.keys, self.values
+        self._buffers = None
         if self.keys is not None:
             keys = concat([self.keys, keys], axis=2)
             values = concat([self.values, values], axis=2)
         self.keys, self.values = self._kept(keys), self._kept(values)
         return keys, values
+
+    def _write(self, keys, values):
+        """Write keys and values (B, H_kv, T_new, D) after the cached ones, into the buffers (a
+        new pair when they are full: as long as the first keys, then twice as long as needed);
+        keys and values become views of the buffers' first `used + T_new` positions."""
+        used = 0 if self.keys is None else self.keys.shape[2]
+        needed = used + keys.shape[2]
+        if self.keys is not None and (self.keys.shape[:2] + self.keys.shape[3:]
+                                      != keys.shape[:2] + keys.shape[3:]):
+            raise ValueError(f"KVCache: new keys of shape {keys.shape} do not line up with the cached "
+                             f"{self.keys.shape} (only the positions, axis 2, may differ)")
+        if self._buffers is None or self._buffers[0].shape[2] < needed:
+            room = needed if self.keys is None else 2 * needed
+            self._buffers = tuple(_longer(old, new, room)
+                                  for old, new in ((self.keys, keys), (self.values, values)))
+        for buffer, new in zip(self._buffers, (keys, values)):
+            buffer[:, :, used:needed] = new
+        self.keys, self.values = (buffer[:, :, :needed] for buffer in self._buffers)
 
     def _kept(self, x):
         """x (B, H_kv, T, D), or with a window its last W - 1 positions."""
@@ -49,7 +82,8 @@ class KVCache:
         return x[:, :, max(x.shape[2] - (self.window - 1), 0):]
 
     def nbytes(self):
-        """Bytes held by the cached keys and values."""
+        """Bytes held by the cached keys and values (the buffers they sit in while decoding are up
+        to twice as long: see the module's docstring)."""
         return sum(_nbytes(t) for t in (self.keys, self.values) if t is not None)
 
     def __getitem__(self, name):
@@ -83,6 +117,15 @@ class DecoderLayerCache:
 
     def __repr__(self):
         return f"DecoderLayerCache(self_attn={self.self_attn!r}, cross_attn={self.cross_attn!r})"
+
+
+def _longer(cached, new, positions):
+    """A buffer for `positions` positions, shaped and typed as `new` (B, H_kv, T_new, D) but
+    for axis 2, holding `cached` (or nothing, when None) in its first positions."""
+    buffer = zeros(*new.shape[:2], positions, *new.shape[3:], dtype=new.dtype, backend=new.backend)
+    if cached is not None:
+        buffer[:, :, :cached.shape[2]] = cached
+    return buffer
 
 
 def _nbytes(t):
