@@ -4,7 +4,7 @@ Each tutorial writes its results as JSON with `--results PATH` ({task: {name: nu
 script runs them one after another (so they do not compete for the cores), reads those files,
 and prints a table of target, measured value, wall time and verdict, with the machine it ran on.
 
-    python benchmarks/tutorial_targets.py                  # everything (about 15-25 min on 2 cores)
+    python benchmarks/tutorial_targets.py                  # everything (about 20-30 min on 2 cores)
     python benchmarks/tutorial_targets.py --only reverse,copy
     python benchmarks/tutorial_targets.py --text ~/tinyshakespeare.txt
 """
