@@ -253,15 +253,18 @@ class Module:
             problems.append("shape mismatches: " + "; ".join(wrong))
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
-        converted = {k: _as_array(state[k], own[k]) for k in own if k in state}
+        # Everything fits: copy the values in one at a time, dropping our own reference to each
+        # old array as its copy arrives, so that it can be freed (converting them all first would
+        # hold two models at once: for GPT-2 124M, 500 MB more).
         for prefix, module in self.named_modules(remove_duplicate=False):
             dot = f"{prefix}." if prefix else ""
             for name, p in module._parameters.items():
-                if dot + name in converted:
-                    p.data = converted[dot + name]
+                if dot + name in state:
+                    p.data = _as_array(state[dot + name], own.pop(dot + name))
             for name in module._buffers:
-                if dot + name in converted:
-                    module._buffers[name] = Tensor._make(converted[dot + name], False, None)
+                if dot + name in state:
+                    value = _as_array(state[dot + name], own.pop(dot + name))
+                    module._buffers[name] = Tensor._make(value, False, None)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing --------------------------------------------------------------------------------
