@@ -19,7 +19,7 @@ from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, ModuleLi
 from .module import Module
 from .multi_head_attention import MultiHeadAttention
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding
-from .transformer import cached_length
+from .transformer import cached_length, keep_weights
 
 
 class DecoderBlock(Module):
@@ -42,13 +42,12 @@ class DecoderBlock(Module):
         self.dropout2 = Dropout(dropout)
 
     def forward(self, x, cache=None, rotary=None, need_weights=False):
+        weights = []                                                           # (B, H, T, T_k), if asked
         attended = self.self_attn(self.norm1(x), is_causal=True, cache=cache, rotary=rotary,
                                   need_weights=need_weights)
-        if need_weights:
-            attended, weights = attended                                       # weights (B, H, T, T_k)
-        x = x + self.dropout1(attended)                                        # (B, T, d_model)
+        x = x + self.dropout1(keep_weights(attended, need_weights, weights))  # (B, T, d_model)
         x = x + self.dropout2(self.feed_forward(self.norm2(x)))                 # (B, T, d_model)
-        return (x, weights) if need_weights else x
+        return (x, weights[0]) if need_weights else x
 
 
 class GPT(Module):
@@ -100,13 +99,11 @@ class GPT(Module):
         how GPT-2's names map to ours; a config this GPT cannot compute is a ValueError.
         """
         directory = locate(path_or_name, ("config.json", "model.safetensors"), "GPT.from_pretrained")
-        with open(Path(directory) / "config.json", encoding="utf-8") as f:
-            config = json.load(f)
-        arguments = gpt2_format.gpt_arguments(config, Path(directory) / "config.json")
+        config_path, weights_path = directory / "config.json", directory / "model.safetensors"
+        with open(config_path, encoding="utf-8") as f:
+            arguments = gpt2_format.gpt_arguments(json.load(f), config_path)
         model = cls(**arguments, dtype=dtype)
-        weights_path = Path(directory) / "model.safetensors"
-        arrays = load_safetensors(weights_path)
-        model.load_state_dict(gpt2_format.gpt2_to_gpt(arrays, arguments["num_layers"],
+        model.load_state_dict(gpt2_format.gpt2_to_gpt(load_safetensors(weights_path), arguments["num_layers"],
                                                       arguments["tie_weights"], weights_path))
         return model.eval()
 
@@ -154,11 +151,8 @@ class GPT(Module):
             cache.extend(KVCache(window=block.self_attn.window) for block in self.blocks)
         all_weights = []
         for i, block in enumerate(self.blocks):
-            x = block(x, cache=None if cache is None else cache[i], rotary=self.rotary,
-                      need_weights=need_weights)
-            if need_weights:
-                x, weights = x
-                all_weights.append(weights)
+            x = keep_weights(block(x, cache=None if cache is None else cache[i], rotary=self.rotary,
+                                   need_weights=need_weights), need_weights, all_weights)
         logits = self.head(self.final_norm(x))                                 # (B, T, vocab_size)
         return (logits, all_weights) if need_weights else logits
 

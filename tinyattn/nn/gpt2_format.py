@@ -22,6 +22,9 @@ causal mask as h.{i}.attn.bias, a constant rebuilt by the model, which we skip).
 config.json holds the sizes (vocab_size, n_positions, n_embd, n_layer, n_head, n_inner) and the
 choices. A choice nn.GPT cannot make (another layer norm eps, unscaled attention, ...) is refused
 with its name: loading it anyway would give a model that computes something else.
+
+Everything here works on host NumPy arrays: the file's (memory-mapped), and host copies of the
+model's (host_array); load_state_dict then moves them to the model's backend.
 """
 import re
 import warnings

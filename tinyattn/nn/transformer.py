@@ -42,7 +42,7 @@ class TransformerEncoderLayer(Module):
         def attend(h):
             out = self.self_attn(h, mask=mask, is_causal=is_causal, cache=cache, rotary=rotary,
                                  need_weights=need_weights)
-            return self.dropout1(_keep_weights(out, need_weights, weights))
+            return self.dropout1(keep_weights(out, need_weights, weights))
 
         def feed(h):
             return self.dropout2(self.feed_forward(h))
@@ -94,7 +94,7 @@ class TransformerDecoderLayer(Module):
 
         def attend_memory(h):
             out = self.cross_attn(h, memory, mask=memory_mask, need_weights=need_weights, cache=cross_cache)
-            return self.dropout2(_keep_weights(out, need_weights, weights))
+            return self.dropout2(keep_weights(out, need_weights, weights))
 
         def feed(h):
             return self.dropout3(self.feed_forward(h))
@@ -110,8 +110,9 @@ class TransformerDecoderLayer(Module):
         return (x, weights[0]) if need_weights else x
 
 
-def _keep_weights(result, need_weights, weights):
-    """An attention's result without its weights, which are appended to `weights` when asked for."""
+def keep_weights(result, need_weights, weights):
+    """A layer's or attention's result without its attention weights, which are appended to the
+    list `weights` when asked for (need_weights=True made the call return (output, weights))."""
     if not need_weights:
         return result
     out, w = result
@@ -188,10 +189,8 @@ class Transformer(Module):
         all_weights = []
         for i, layer in enumerate(self.decoder_layers):
             layer_cache = None if cache is None else cache[i]
-            x = layer(x, memory, tgt_mask, src_mask, cache=layer_cache, need_weights=need_weights)
-            if need_weights:
-                x, weights = x
-                all_weights.append(weights)
+            out = layer(x, memory, tgt_mask, src_mask, cache=layer_cache, need_weights=need_weights)
+            x = keep_weights(out, need_weights, all_weights)
         if self.decoder_norm is not None:
             x = self.decoder_norm(x)
         logits = self.generator(x)

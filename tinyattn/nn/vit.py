@@ -12,7 +12,7 @@ from ..engine.tensor_functions import concat
 from .layers import Dropout, LayerNorm, Linear, ModuleList
 from .module import Module, Parameter
 from .positional import LearnedPositionalEmbedding
-from .transformer import TransformerEncoderLayer
+from .transformer import TransformerEncoderLayer, keep_weights
 
 
 class PatchEmbedding(Module):
@@ -108,10 +108,7 @@ class ViT(Module):
         x = self.dropout(self.position_embedding(concat([cls, x], axis=1)))   # (B, N + 1, d_model)
         all_weights = []
         for layer in self.layers:
-            x = layer(x, need_weights=need_weights)                       # no mask: all see all
-            if need_weights:
-                x, weights = x
-                all_weights.append(weights)
+            x = keep_weights(layer(x, need_weights=need_weights), need_weights, all_weights)  # all see all
         x = self.final_norm(x)
         return (x, all_weights) if need_weights else x
 
