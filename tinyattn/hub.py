@@ -25,8 +25,18 @@ def locate(path_or_name, filenames, caller):
         raise ImportError(f"{caller}({path_or_name!r}): {path_or_name!r} is not a directory, and "
                           "loading from the Hugging Face hub needs `pip install huggingface_hub`") from None
     name = str(path_or_name)
-    cached = [huggingface_hub.try_to_load_from_cache(name, filename) for filename in filenames]
-    if all(isinstance(path, str) for path in cached) and len({Path(p).parent for p in cached}) == 1:
-        return Path(cached[0]).parent                        # one snapshot holds them all
+    cached = cached_directory(name, filenames)
+    if cached is not None:
+        return cached
     paths = [Path(huggingface_hub.hf_hub_download(repo_id=name, filename=f)) for f in filenames]
     return paths[0].parent
+
+
+def cached_directory(name, filenames):
+    """The directory in huggingface_hub's cache that holds all of the hub repository name's
+    `filenames` (one snapshot), or None; found without asking the network. Needs huggingface_hub."""
+    import huggingface_hub
+    cached = [huggingface_hub.try_to_load_from_cache(name, filename) for filename in filenames]
+    if all(isinstance(path, str) for path in cached) and len({Path(p).parent for p in cached}) == 1:
+        return Path(cached[0]).parent
+    return None

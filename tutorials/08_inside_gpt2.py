@@ -26,7 +26,6 @@
 
 # %%
 import json
-import os
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ import tinyattn
 import tinyattn.functional as F
 from tinyattn import optim, viz
 from tinyattn.generate import generate
+from tinyattn.hub import cached_directory
 from tinyattn.nn import GPT
 from tinyattn.tokenizers import BPETokenizer
 
@@ -58,7 +58,7 @@ rng = np.random.default_rng(args.seed)
 # connections time out instead of failing at once. So the tutorial looks in this order:
 #
 # 1. a directory, if `--model` is one: read as it is;
-# 2. huggingface_hub's cache (`try_to_load_from_cache`, which never touches the network): if
+# 2. huggingface_hub's cache (`tinyattn.hub.cached_directory`, which never touches the network): if
 #    all four files are there, they are read from there;
 # 3. otherwise one question to the hub, with no retries and a 5-second timeout
 #    (`get_hf_file_metadata`; with `HF_HUB_OFFLINE=1` it fails at once): if the hub answers,
@@ -84,11 +84,11 @@ def find_gpt2(name):
     except ImportError:
         return None, "huggingface_hub is not installed (`pip install huggingface_hub` enables it)"
     try:
-        cached = [huggingface_hub.try_to_load_from_cache(name, f) for f in GPT2_FILES]
+        cached = cached_directory(name, GPT2_FILES)
     except ValueError:                                         # huggingface_hub's HFValidationError
         return None, f"{name!r} is neither a directory nor a hub repository name"
-    if all(isinstance(p, str) for p in cached) and len({os.path.dirname(p) for p in cached}) == 1:
-        return os.path.dirname(cached[0]), None                # all in the cache: no network at all
+    if cached is not None:
+        return str(cached), None                               # all in the cache: no network at all
     try:                                                       # one question, 5 s at most, no retries
         huggingface_hub.get_hf_file_metadata(huggingface_hub.hf_hub_url(name, "config.json"), timeout=5)
     except Exception as error:                                 # whatever it was, the hub cannot serve us
